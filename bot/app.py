@@ -1,0 +1,40 @@
+"""The composition root: builds the python-telegram-bot Application and wires every feature."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
+
+from bot.context import APP_KEY, Linli, LinliContext
+from handlers import fallback, groups, language, privacy, roles, start, tracking
+
+# Order matters within a handler group: features first, catch-alls (fallback) last.
+FEATURES = (tracking, start, language, privacy, groups, roles, fallback)
+
+
+def build_application(
+    linli: Linli,
+    *,
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    with_updater: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    """Build the Application for polling (with an updater) or a webhook (without)."""
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .context_types(ContextTypes(context=LinliContext))
+        .connect_timeout(10)
+        .read_timeout(15)
+        .write_timeout(20)
+        .get_updates_read_timeout(35)
+    )
+    if not with_updater:
+        builder = builder.updater(None)
+    application = builder.build()
+    application.bot_data[APP_KEY] = linli
+    for feature in FEATURES:
+        feature.register(application)
+    return application

@@ -1,0 +1,102 @@
+"""The `linli` command line: run the bot, manage the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("linli")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr with timestamps; quiet the chatty libraries."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+async def _run(settings: Settings) -> int:
+    from bot.runtime import Runtime
+
+    runtime = Runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await runtime.start()
+        if runtime.sandbox is not None:
+            url = f"http://{_browser_host(settings.sandbox_host)}:{runtime.sandbox.port}/"
+            print(f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s — 打开 open {url}", flush=True)
+            print("沙盒模式 sandbox mode: no TELEGRAM_BOT_TOKEN set, chatting with a demo community.",
+                  flush=True)
+        else:
+            print(f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s ({settings.mode.value})",
+                  flush=True)
+        await stop.wait()
+    finally:
+        await runtime.stop()
+    return 0
+
+
+def _browser_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+async def _db(settings: Settings, action: str) -> int:
+    from storage.db import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        if action == "upgrade":
+            await db.upgrade()
+            print(f"database at revision {await db.current_revision()}")
+        else:
+            current = await db.current_revision()
+            print(f"current: {current or '(empty)'}; newest: {db.head_revision()}")
+    finally:
+        await db.dispose()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community assistant")
+    p.add_argument("--version", action="version", version=f"linli {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot (the embedded sandbox when no token is set)")
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "current"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `linli` console script."""
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"linli: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "run":
+            return asyncio.run(_run(settings))
+        if args.command == "db":
+            return asyncio.run(_db(settings, args.action))
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The command table: who may use which command, where, and its description."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.i18n import N_
+from bot.services.types import Identity
+from storage.models import Role
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One bot command, as /help and Telegram's command menu show it."""
+
+    name: str
+    description: str
+    role: Role | None = None  # None: everyone
+    where: str = "any"  # "any", "private" or "group"
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("start", N_("Start talking with Linli")),
+    CommandSpec("help", N_("What I can do for you")),
+    CommandSpec("language", N_("Choose your language / 选择语言")),
+    CommandSpec("mydata", N_("See what Linli keeps about you")),
+    CommandSpec("forgetme", N_("Delete what Linli keeps about you")),
+    CommandSpec("setup", N_("Register this group with a community"), Role.STAFF, "group"),
+    CommandSpec("volunteer", N_("Make someone a volunteer (reply to them or name them)"), Role.STAFF),
+    CommandSpec("staff", N_("Make someone staff (reply to them or name them)"), Role.ADMIN),
+)
+
+
+def visible_commands(identity: Identity | None, chat_type: str) -> list[CommandSpec]:
+    """The commands this person may use in this kind of chat."""
+    where = "private" if chat_type == "private" else "group"
+    visible = []
+    for spec in COMMANDS:
+        if spec.where not in ("any", where):
+            continue
+        if spec.role is not None and (identity is None or not identity.has(spec.role)):
+            continue
+        visible.append(spec)
+    return visible
+
+
+def known_command(name: str) -> bool:
+    """True when `name` is one of Linli's commands."""
+    return any(spec.name == name for spec in COMMANDS)

@@ -1,0 +1,33 @@
+"""Domain services: plain async Python over the unit of work, testable without Telegram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.groups import GroupService
+from bot.services.people import PeopleService
+from bot.services.privacy import PrivacyService
+from bot.services.roles import RoleService
+from bot.settings import Settings
+from storage.db import Database
+
+
+@dataclass
+class Services:
+    """Every service, built once by the composition root."""
+
+    people: PeopleService
+    groups: GroupService
+    roles: RoleService
+    privacy: PrivacyService
+
+    @classmethod
+    def build(cls, db: Database, settings: Settings) -> Services:
+        """Wire the services to one database and the settings."""
+        roles = RoleService(db, settings)
+        return cls(
+            people=PeopleService(db, settings),
+            groups=GroupService(db, settings, roles),
+            roles=roles,
+            privacy=PrivacyService(db, settings),
+        )

@@ -1,0 +1,112 @@
+"""Who is writing: recording users, chats and the roster, and resolving identity."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.i18n import choose_language, normalize_language
+from bot.services.types import ChatRef, Identity, Person
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import ChatKind, Role
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class PeopleService:
+    """Keeps users, chats and rosters current and answers 'who is this'."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    async def record_update(
+        self, update_id: int, person: Person | None, chat: ChatRef | None
+    ) -> bool:
+        """Claim the update and record who wrote where; False if it was handled before."""
+        async with self.db.uow() as uow:
+            if not await uow.updates.claim(update_id):
+                return False
+            if person is not None:
+                await self._record_person(uow, person, chat)
+            elif chat is not None:
+                await uow.chats.upsert(chat.id, chat.type, chat.title)
+            await uow.commit()
+        return True
+
+    async def _record_person(self, uow: UnitOfWork, person: Person, chat: ChatRef | None) -> None:
+        user = await uow.users.upsert(
+            person.id,
+            first_name=person.first_name,
+            last_name=person.last_name,
+            username=person.username,
+            telegram_language=person.language_code,
+        )
+        if chat is None:
+            return
+        if chat.type == "private":
+            user.private_chat_open = True
+            user.blocked_bot = False
+            return
+        row = await uow.chats.upsert(chat.id, chat.type, chat.title)
+        await uow.roster.seen(row.id, person.id)
+        if row.kind is ChatKind.RESIDENTS and row.community_id is not None and row.active:
+            await uow.memberships.grant(person.id, row.community_id, Role.RESIDENT, None)
+
+    async def identity(self, person: Person, chat: ChatRef | None) -> Identity:
+        """The person's language and roles in this chat (all communities in private)."""
+        async with self.db.uow() as uow:
+            user = await uow.users.get(person.id)
+            chosen = user.language if user else None
+            global_admin = person.id in self.settings.admin_ids
+            row = await uow.chats.by_telegram_id(chat.id) if chat and chat.is_group else None
+            if row is not None and row.community_id is not None:
+                community = await uow.communities.get(row.community_id)
+                roles = await uow.memberships.roles(person.id, row.community_id)
+                default = community.language if community else self.settings.default_language
+                return Identity(
+                    user_id=person.id,
+                    language=choose_language(chosen, person.language_code, default),
+                    community_id=row.community_id,
+                    community_name=community.name if community else None,
+                    chat_kind=row.kind,
+                    roles=frozenset(roles | ({Role.ADMIN} if global_admin else set())),
+                    global_admin=global_admin,
+                )
+            memberships = await uow.memberships.of_user(person.id)
+            roles = {m.role for m in memberships} | ({Role.ADMIN} if global_admin else set())
+            community_ids = {m.community_id for m in memberships}
+            only = next(iter(community_ids)) if len(community_ids) == 1 else None
+            return Identity(
+                user_id=person.id,
+                language=choose_language(
+                    chosen, person.language_code, self.settings.default_language
+                ),
+                community_id=only,
+                chat_kind=row.kind if row else (ChatKind.PRIVATE if chat else None),
+                roles=frozenset(roles),
+                global_admin=global_admin,
+            )
+
+    async def set_language(self, user_id: int, language: str) -> str | None:
+        """Remember the user's language; None if it is not supported."""
+        normalized = normalize_language(language)
+        if normalized is None:
+            return None
+        async with self.db.uow() as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                return None
+            user.language = normalized
+            await uow.commit()
+        return normalized
+
+    async def mark_private_chat(self, user_id: int, *, open_: bool, blocked: bool) -> None:
+        """Record whether the user's private chat with the bot works."""
+        async with self.db.uow() as uow:
+            user = await uow.users.get(user_id)
+            if user is not None:
+                user.private_chat_open = open_
+                user.blocked_bot = blocked
+                await uow.commit()

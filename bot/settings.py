@@ -1,0 +1,158 @@
+"""Typed settings, read once from the environment and `.env`."""
+
+from __future__ import annotations
+
+import enum
+import zoneinfo
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("zh-CN", "en")
+
+
+class UpdateMode(enum.StrEnum):
+    """How updates reach the bot."""
+
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class Settings(BaseSettings):
+    """Every setting Linli reads; each key is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org/bot", alias="LINLI_TELEGRAM_API_URL"
+    )
+    data_dir: Path = Field(default=Path("data"), alias="LINLI_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="LINLI_DATABASE_URL")
+    mode: UpdateMode = Field(default=UpdateMode.POLLING, alias="LINLI_MODE")
+    webhook_url: str | None = Field(default=None, alias="LINLI_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="LINLI_WEBHOOK_SECRET")
+    web_host: str = Field(default="127.0.0.1", alias="LINLI_WEB_HOST")
+    web_port: int = Field(default=8081, ge=0, le=65535, alias="LINLI_WEB_PORT")
+    sandbox_host: str = Field(default="127.0.0.1", alias="LINLI_SANDBOX_HOST")
+    sandbox_port: int = Field(default=8080, ge=0, le=65535, alias="LINLI_SANDBOX_PORT")
+    default_language: str = Field(default="zh-CN", alias="LINLI_DEFAULT_LANGUAGE")
+    timezone: str = Field(default="Asia/Shanghai", alias="LINLI_TIMEZONE")
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="LINLI_ADMIN_IDS")
+    log_level: str = Field(default="INFO", alias="LINLI_LOG_LEVEL")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            return [p for p in parts if p]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        canonical = {lang.lower(): lang for lang in SUPPORTED_LANGUAGES}
+        key = value.strip().replace("_", "-").lower()
+        if key == "zh":
+            key = "zh-cn"
+        if key not in canonical:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return canonical[key]
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("is not a known IANA time zone such as Asia/Shanghai") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        head, _, tail = value.get_secret_value().strip().partition(":")
+        if not head.isdigit() or len(tail) < 20:
+            raise ValueError("does not look like a token from @BotFather (digits:letters)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Settings:
+        if self.mode is UpdateMode.WEBHOOK and self.telegram_bot_token is not None:
+            if not self.webhook_url or not self.webhook_url.startswith("https://"):
+                raise ValueError("LINLI_WEBHOOK_URL: webhook mode needs an https:// URL")
+            if self.webhook_secret is None:
+                raise ValueError("LINLI_WEBHOOK_SECRET: webhook mode needs a secret")
+        return self
+
+    @property
+    def sandbox(self) -> bool:
+        """True when no bot token is set: Linli runs against the embedded sandbox."""
+        return self.telegram_bot_token is None
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'linli.db').resolve()}"
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message is one line naming the key."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """Render the first validation error as `KEY: problem (got 'value')`."""
+    err = exc.errors()[0]
+    loc = err.get("loc") or ()
+    key = str(loc[0]) if loc else ""
+    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not key and ":" in message:
+        return message
+    key = _env_key(key)
+    raw = err.get("input")
+    secret = "TOKEN" in key or "SECRET" in key
+    shown = "" if raw is None or isinstance(raw, dict) or secret else f" (got {raw!r})"
+    return f"{key}: {message}{shown}"
+
+
+def _env_key(name: str) -> str:
+    for field_name, field in Settings.model_fields.items():
+        if name in (field_name, field.alias):
+            return field.alias or field_name.upper()
+    return name

@@ -1,0 +1,95 @@
+"""/start (with deep-link payloads) and /help."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.commands import visible_commands
+from bot.context import LinliContext
+from bot.deeplinks import DeepLink, decode
+from bot.i18n import N_
+from handlers.common import command, escape, reply
+
+log = logging.getLogger(__name__)
+
+DeepLinkHandler = Callable[[Update, LinliContext, DeepLink], Awaitable[None]]
+_deep_links: dict[str, DeepLinkHandler] = {}
+
+ROLE_NAMES = {
+    "resident": N_("resident"),
+    "volunteer": N_("volunteer"),
+    "staff": N_("staff"),
+    "admin": N_("admin"),
+}
+
+
+def on_deep_link(action: str, handler: DeepLinkHandler) -> None:
+    """Let a feature answer `/start <action>-<arg>` links."""
+    _deep_links[action] = handler
+
+
+async def start(update: Update, context: LinliContext) -> None:
+    """Greet the person; in private, follow a deep-link payload if one came with it."""
+    message = update.message
+    if message is None:
+        return
+    if message.chat.type != "private":
+        await reply(message, context.tr("Linli is here. Send /help to see what I can do."))
+        return
+    if context.args:
+        deep_link = decode(context.args[0])
+        handler = _deep_links.get(deep_link.action) if deep_link else None
+        if deep_link is not None and handler is not None:
+            await handler(update, context, deep_link)
+            return
+        log.info("unknown or malformed deep link %r", context.args[0][:80])
+        await reply(message, context.tr("This link is not valid or has expired."))
+    await reply(message, welcome_text(update, context))
+
+
+def welcome_text(update: Update, context: LinliContext) -> str:
+    """The private welcome: who Linli is and what this person can do."""
+    user = update.effective_user
+    name = escape(user.first_name if user else "")
+    lines = [
+        context.tr("Hello {name}! I am Linli (邻里), your community's assistant.", name=name),
+        context.tr(
+            "Ask me about fees, rubbish sorting, parking, parcels and more; report a repair; "
+            "ask neighbours for help; and read the committee's notices."
+        ),
+    ]
+    identity = context.identity
+    if identity is not None and identity.roles:
+        roles = ", ".join(
+            context.tr(ROLE_NAMES[r.value]) for r in sorted(identity.roles, key=str)
+        )
+        lines.append(context.tr("Your roles: {roles}", roles=roles))
+    lines.append(context.tr("Send /help to see every command you can use."))
+    return "\n\n".join(lines)
+
+
+async def help_command(update: Update, context: LinliContext) -> None:
+    """List the commands this person may use here, in their language."""
+    message = update.message
+    if message is None:
+        return
+    specs = visible_commands(context.identity, message.chat.type)
+    title = context.tr("What I can do")
+    lines = [f"<b>{title}</b>"]
+    lines += [f"/{spec.name} — {context.tr(spec.description)}" for spec in specs]
+    await reply(message, "\n".join(lines))
+
+
+async def _help_link(update: Update, context: LinliContext, _link: DeepLink) -> None:
+    await help_command(update, context)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Install /start and /help."""
+    on_deep_link("help", _help_link)
+    application.add_handler(command("start", start))
+    application.add_handler(command("help", help_command))

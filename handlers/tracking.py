@@ -1,0 +1,52 @@
+"""Runs before every feature (group -1): skip repeats, record who wrote where, set identity."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
+
+from bot.context import LinliContext
+from handlers.common import chat_ref, is_impersonal, person, reply
+
+log = logging.getLogger(__name__)
+
+
+async def track(update: Update, context: LinliContext) -> None:
+    """Claim the update id, record the sender and chat, and load the sender's identity."""
+    user = update.effective_user
+    chat = update.effective_chat
+    impersonal = is_impersonal(update)
+    who = None if impersonal or user is None else person(user)
+    fresh = await context.services.people.record_update(
+        update.update_id, who, chat_ref(chat) if chat else None
+    )
+    if not fresh:
+        log.info("update %s was handled before; skipped", update.update_id)
+        raise ApplicationHandlerStop
+    if who is not None:
+        context.identity = await context.services.people.identity(
+            who, chat_ref(chat) if chat else None
+        )
+    if impersonal:
+        await _answer_impersonal(update, context)
+
+
+async def _answer_impersonal(update: Update, context: LinliContext) -> None:
+    """Commands sent as a channel or an anonymous admin cannot be tied to a person."""
+    message = update.message
+    if message is not None and message.text and message.text.startswith("/"):
+        await reply(
+            message,
+            context.tr(
+                "I can't tell who you are when you write as the group or a channel. "
+                "Please turn off 'Remain anonymous' or write from your own account."
+            ),
+        )
+    raise ApplicationHandlerStop
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Install the tracker ahead of every other handler."""
+    application.add_handler(TypeHandler(Update, track), group=-1)

@@ -1,0 +1,1 @@
+"""The FAQ engine: knowledge base, Chinese/English normalisation, matching. Pure Python."""

@@ -1,0 +1,192 @@
+"""The database tables, as SQLAlchemy 2 typed declarative models."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so migrations are stable."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class ChatKind(enum.StrEnum):
+    """What a chat is for in its community."""
+
+    RESIDENTS = "residents"
+    STAFF = "staff"
+    VOLUNTEERS = "volunteers"
+    PRIVATE = "private"
+    UNREGISTERED = "unregistered"
+
+
+class Role(enum.StrEnum):
+    """A person's role in one community, from least to most privileged."""
+
+    RESIDENT = "resident"
+    VOLUNTEER = "volunteer"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class OutboxStatus(enum.StrEnum):
+    """Where one outgoing message stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Community(Base):
+    """A residential community (小区/社区) with its own groups, people and time zone."""
+
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    code: Mapped[str] = mapped_column(String(8), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    language: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    chats: Mapped[list[Chat]] = relationship(back_populates="community")
+
+
+class User(Base):
+    """A Telegram user Linli has seen."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(128), default="")
+    last_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    telegram_language: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    building: Mapped[str | None] = mapped_column(String(32))
+    unit: Mapped[str | None] = mapped_column(String(32))
+    room: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    private_chat_open: Mapped[bool] = mapped_column(default=False)
+    blocked_bot: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+
+    @property
+    def display_name(self) -> str:
+        """The name people see: first and last name joined."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or str(self.id)
+
+
+class Chat(Base):
+    """A Telegram chat: a community group, or a private chat with the bot."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str | None] = mapped_column(String(255))
+    kind: Mapped[ChatKind] = mapped_column(_enum(ChatKind), default=ChatKind.UNREGISTERED)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="SET NULL"), index=True
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    migrated_from: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    community: Mapped[Community | None] = relationship(back_populates="chats")
+
+
+class ChatMember(Base):
+    """The roster: a member the bot has seen in a group (Telegram cannot list members)."""
+
+    __tablename__ = "chat_members"
+    __table_args__ = (UniqueConstraint("chat_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    present: Mapped[bool] = mapped_column(default=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Membership(Base):
+    """A role a user holds in a community."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("community_id", "user_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """An update_id already handled, so a repeated delivery is skipped."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """A message that must not be lost, queued in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    chat_telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    method: Mapped[str] = mapped_column(String(32), default="sendMessage")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus), default=OutboxStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)

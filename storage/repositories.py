@@ -1,0 +1,276 @@
+"""Small repositories: every query Linli runs lives here, none commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Chat,
+    ChatKind,
+    ChatMember,
+    Community,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    ProcessedUpdate,
+    Role,
+    User,
+)
+from storage.types import utcnow
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class UserRepository(_Repository):
+    """Telegram users Linli has seen."""
+
+    async def get(self, user_id: int) -> User | None:
+        """The user with this Telegram id, if known."""
+        return await self.session.get(User, user_id)
+
+    async def upsert(
+        self,
+        user_id: int,
+        *,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        telegram_language: str | None,
+        seen_at: datetime | None = None,
+    ) -> User:
+        """Create the user or refresh the names Telegram reports."""
+        user = await self.session.get(User, user_id)
+        if user is None:
+            user = User(id=user_id)
+            self.session.add(user)
+        user.first_name = first_name[:128]
+        user.last_name = last_name[:128] if last_name else None
+        user.username = username
+        user.telegram_language = telegram_language
+        user.last_seen_at = seen_at or utcnow()
+        return user
+
+    async def find_by_username(self, username: str) -> User | None:
+        """The user with this @username (case-insensitive)."""
+        stmt = select(User).where(func.lower(User.username) == username.lstrip("@").lower())
+        return (await self.session.scalars(stmt)).first()
+
+    async def find_by_name(self, name: str) -> Sequence[User]:
+        """Users whose first name, or first and last name, is exactly `name`."""
+        stmt = select(User).where(
+            (User.first_name == name) | ((User.first_name + func.coalesce(User.last_name, "")) == name)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def delete(self, user_id: int) -> None:
+        """Remove the user and, through cascades, everything tied to them."""
+        await self.session.execute(delete(User).where(User.id == user_id))
+
+
+class CommunityRepository(_Repository):
+    """Communities (小区/社区)."""
+
+    async def get(self, community_id: int) -> Community | None:
+        """The community with this id."""
+        return await self.session.get(Community, community_id)
+
+    async def by_name(self, name: str) -> Community | None:
+        """The community with exactly this name."""
+        return (await self.session.scalars(select(Community).where(Community.name == name))).first()
+
+    async def all(self) -> Sequence[Community]:
+        """Every community, by id."""
+        return (await self.session.scalars(select(Community).order_by(Community.id))).all()
+
+    async def add(self, name: str, code: str, timezone: str, language: str) -> Community:
+        """Create a community."""
+        community = Community(name=name, code=code, timezone=timezone, language=language)
+        self.session.add(community)
+        await self.session.flush()
+        return community
+
+
+class ChatRepository(_Repository):
+    """Chats the bot is in."""
+
+    async def by_telegram_id(self, telegram_id: int) -> Chat | None:
+        """The chat with this Telegram id."""
+        stmt = select(Chat).where(Chat.telegram_id == telegram_id)
+        return (await self.session.scalars(stmt)).first()
+
+    async def upsert(self, telegram_id: int, type_: str, title: str | None) -> Chat:
+        """Create the chat or refresh its type and title."""
+        chat = await self.by_telegram_id(telegram_id)
+        if chat is None:
+            kind = ChatKind.PRIVATE if type_ == "private" else ChatKind.UNREGISTERED
+            chat = Chat(telegram_id=telegram_id, type=type_, title=title, kind=kind)
+            self.session.add(chat)
+            await self.session.flush()
+        else:
+            chat.type = type_
+            chat.title = title
+        return chat
+
+    async def of_community(
+        self, community_id: int, kind: ChatKind | None = None, *, active: bool = True
+    ) -> Sequence[Chat]:
+        """The community's chats, optionally of one kind."""
+        stmt = select(Chat).where(Chat.community_id == community_id, Chat.active == active)
+        if kind is not None:
+            stmt = stmt.where(Chat.kind == kind)
+        return (await self.session.scalars(stmt.order_by(Chat.id))).all()
+
+
+class MembershipRepository(_Repository):
+    """Roles per community."""
+
+    async def roles(self, user_id: int, community_id: int) -> set[Role]:
+        """The roles the user holds in the community."""
+        stmt = select(Membership.role).where(
+            Membership.user_id == user_id, Membership.community_id == community_id
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+    async def of_user(self, user_id: int) -> Sequence[Membership]:
+        """Every role the user holds, in every community."""
+        stmt = select(Membership).where(Membership.user_id == user_id).order_by(Membership.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def grant(
+        self, user_id: int, community_id: int, role: Role, granted_by: int | None
+    ) -> bool:
+        """Give the role; False when the user already had it."""
+        if role in await self.roles(user_id, community_id):
+            return False
+        self.session.add(
+            Membership(user_id=user_id, community_id=community_id, role=role, granted_by=granted_by)
+        )
+        await self.session.flush()
+        return True
+
+    async def revoke(self, user_id: int, community_id: int, role: Role) -> bool:
+        """Take the role away; False when the user did not have it."""
+        result = await self.session.execute(
+            delete(Membership).where(
+                Membership.user_id == user_id,
+                Membership.community_id == community_id,
+                Membership.role == role,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def holders(self, community_id: int, role: Role) -> Sequence[int]:
+        """Ids of the users holding the role in the community."""
+        stmt = select(Membership.user_id).where(
+            Membership.community_id == community_id, Membership.role == role
+        )
+        return (await self.session.scalars(stmt)).all()
+
+
+class RosterRepository(_Repository):
+    """Members the bot has seen in each group."""
+
+    async def seen(self, chat_id: int, user_id: int, present: bool = True) -> None:
+        """Record that the user is (or is no longer) in the chat."""
+        stmt = select(ChatMember).where(ChatMember.chat_id == chat_id, ChatMember.user_id == user_id)
+        member = (await self.session.scalars(stmt)).first()
+        if member is None:
+            self.session.add(ChatMember(chat_id=chat_id, user_id=user_id, present=present))
+        else:
+            member.present = present
+            member.last_seen_at = utcnow()
+
+    async def members(self, chat_id: int) -> Sequence[int]:
+        """Ids of users present in the chat."""
+        stmt = select(ChatMember.user_id).where(
+            ChatMember.chat_id == chat_id, ChatMember.present.is_(True)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def chats_of(self, user_id: int) -> Sequence[Chat]:
+        """The group chats the user has been seen in."""
+        stmt = (
+            select(Chat)
+            .join(ChatMember, ChatMember.chat_id == Chat.id)
+            .where(ChatMember.user_id == user_id, ChatMember.present.is_(True))
+        )
+        return (await self.session.scalars(stmt)).all()
+
+
+class UpdateRepository(_Repository):
+    """update_ids already handled."""
+
+    async def claim(self, update_id: int) -> bool:
+        """Mark the update as handled; False if it was handled before."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ProcessedUpdate(update_id=update_id))
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def prune(self, before: datetime) -> int:
+        """Forget update ids older than `before`."""
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+        )
+        return result.rowcount or 0
+
+
+class OutboxRepository(_Repository):
+    """Messages waiting to be sent."""
+
+    async def enqueue(
+        self, key: str, chat_telegram_id: int, payload: dict, method: str = "sendMessage",
+        not_before: datetime | None = None,
+    ) -> OutboxMessage | None:
+        """Queue a message once per idempotency key; None if the key was queued before."""
+        stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        if (await self.session.scalars(stmt)).first() is not None:
+            return None
+        message = OutboxMessage(
+            idempotency_key=key, chat_telegram_id=chat_telegram_id, payload=payload,
+            method=method, not_before=not_before or utcnow(),
+        )
+        self.session.add(message)
+        await self.session.flush()
+        return message
+
+    async def due(self, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
+        """Pending messages whose time has come, oldest first."""
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before <= now)
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        """One outbox row."""
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many messages are in each status."""
+        stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        return {str(s): n for s, n in (await self.session.execute(stmt)).all()}
+
+    async def retarget(self, old_chat: int, new_chat: int) -> None:
+        """Point pending messages at a group's new id after it became a supergroup."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.chat_telegram_id == old_chat,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .values(chat_telegram_id=new_chat)
+        )

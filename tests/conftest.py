@@ -1,0 +1,82 @@
+"""Shared fixtures: settings in a temporary folder, and a migrated database on each backend."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from storage.db import Database
+
+PG_URL_ENV = "LINLI_TEST_DATABASE_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer's .env or exported variables leak into a test."""
+    for key in list(os.environ):
+        if key.startswith("LINLI_") and key not in (PG_URL_ENV, "LINLI_CHROMIUM", "LINLI_REQUIRE_BROWSER"):
+            monkeypatch.delenv(key)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test: data in tmp_path, free ports, no token."""
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "LINLI_DATA_DIR": tmp_path / "data",
+            "LINLI_SANDBOX_PORT": 0,
+            "LINLI_WEB_PORT": 0,
+            "LINLI_LOG_LEVEL": "DEBUG",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[arg-type, call-arg]
+
+    return make
+
+
+async def _postgres_database() -> tuple[Database, Callable[[], object]]:
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_URL_ENV} (CI sets it; .ci/run shows how)")
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    db = Database(url, connect_args={"server_settings": {"search_path": schema}})
+
+    async def drop() -> None:
+        await db.dispose()
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+    return db, drop
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database: SQLite in a file, and PostgreSQL in its own schema."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+        await db.upgrade()
+        yield db
+        await db.dispose()
+        return
+    db, drop = await _postgres_database()
+    try:
+        await db.upgrade()
+        yield db
+    finally:
+        await drop()  # type: ignore[misc]
