@@ -36,12 +36,18 @@ async def _run(settings: Settings) -> int:
         await runtime.start()
         if runtime.sandbox is not None:
             url = f"http://{_browser_host(settings.sandbox_host)}:{runtime.sandbox.port}/"
-            print(f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s — 打开 open {url}", flush=True)
-            print("沙盒模式 sandbox mode: no TELEGRAM_BOT_TOKEN set, chatting with a demo community.",
-                  flush=True)
+            print(
+                f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s — 打开 open {url}", flush=True
+            )
+            print(
+                "沙盒模式 sandbox mode: no TELEGRAM_BOT_TOKEN set, chatting with a demo community.",
+                flush=True,
+            )
         else:
-            print(f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s ({settings.mode.value})",
-                  flush=True)
+            print(
+                f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s ({settings.mode.value})",
+                flush=True,
+            )
         await stop.wait()
     finally:
         await runtime.stop()

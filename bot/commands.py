@@ -26,7 +26,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("mydata", N_("See what Linli keeps about you")),
     CommandSpec("forgetme", N_("Delete what Linli keeps about you")),
     CommandSpec("setup", N_("Register this group with a community"), Role.STAFF, "group"),
-    CommandSpec("volunteer", N_("Make someone a volunteer (reply to them or name them)"), Role.STAFF),
+    CommandSpec(
+        "volunteer", N_("Make someone a volunteer (reply to them or name them)"), Role.STAFF
+    ),
     CommandSpec("staff", N_("Make someone staff (reply to them or name them)"), Role.ADMIN),
 )
 

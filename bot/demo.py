@@ -19,21 +19,41 @@ STAFF_GROUP = -1001000000002
 VOLUNTEERS_GROUP = -1001000000003
 
 # (id, first name, last name, username, language, roles, address)
-PEOPLE: list[tuple[int, str, str | None, str | None, str, tuple[Role, ...], tuple[str, str, str]]] = [
+PEOPLE: list[
+    tuple[int, str, str | None, str | None, str, tuple[Role, ...], tuple[str, str, str]]
+] = [
     (1001, "王", "阿姨", "wang_ayi", "zh-hans", (Role.RESIDENT,), ("3", "1", "302")),
     (1002, "李", "先生", "li_xiansheng", "zh-hans", (Role.RESIDENT,), ("5", "2", "1101")),
     (1003, "Emma", "Chen", "emma_chen", "en", (Role.RESIDENT,), ("8", "1", "601")),
     (1004, "李", "奶奶", None, "zh-hans", (Role.RESIDENT,), ("2", "1", "101")),
     (2001, "张", "主任", "director_zhang", "zh-hans", (Role.STAFF, Role.ADMIN), ("", "", "")),
-    (3001, "小刘", None, "xiaoliu_volunteer", "zh-hans", (Role.RESIDENT, Role.VOLUNTEER), ("6", "2", "402")),
+    (
+        3001,
+        "小刘",
+        None,
+        "xiaoliu_volunteer",
+        "zh-hans",
+        (Role.RESIDENT, Role.VOLUNTEER),
+        ("6", "2", "402"),
+    ),
 ]
 
 GROUPS: list[tuple[int, str, ChatKind, list[int], list[int]]] = [
-    (RESIDENTS_GROUP, "阳光花园 业主群 · Sunny Garden residents", ChatKind.RESIDENTS,
-     [1001, 1002, 1003, 1004, 2001, 3001], [2001]),
+    (
+        RESIDENTS_GROUP,
+        "阳光花园 业主群 · Sunny Garden residents",
+        ChatKind.RESIDENTS,
+        [1001, 1002, 1003, 1004, 2001, 3001],
+        [2001],
+    ),
     (STAFF_GROUP, "阳光花园 工作群 · Sunny Garden staff", ChatKind.STAFF, [2001], [2001]),
-    (VOLUNTEERS_GROUP, "阳光花园 志愿者群 · Sunny Garden volunteers", ChatKind.VOLUNTEERS,
-     [2001, 3001], [2001]),
+    (
+        VOLUNTEERS_GROUP,
+        "阳光花园 志愿者群 · Sunny Garden volunteers",
+        ChatKind.VOLUNTEERS,
+        [2001, 3001],
+        [2001],
+    ),
 ]
 
 
@@ -41,15 +61,23 @@ def demo_world() -> dict[str, Any]:
     """The sandbox's world: the bot, the demo people and their groups."""
     users = [
         {
-            "id": pid, "first_name": first, "last_name": last, "username": username,
-            "language_code": lang, "started": True,
+            "id": pid,
+            "first_name": first,
+            "last_name": last,
+            "username": username,
+            "language_code": lang,
+            "started": True,
         }
         for pid, first, last, username, lang, _roles, _addr in PEOPLE
     ]
     chats = [
         {
-            "id": cid, "type": "supergroup", "title": title, "members": members,
-            "bot_member": True, "admins": admins,
+            "id": cid,
+            "type": "supergroup",
+            "title": title,
+            "members": members,
+            "bot_member": True,
+            "admins": admins,
         }
         for cid, title, _kind, members, admins in GROUPS
     ]
@@ -61,7 +89,9 @@ async def seed_demo(db: Database, timezone: str, language: str) -> bool:
     async with db.uow() as uow:
         if await uow.communities.all():
             return False
-        community = await uow.communities.add(COMMUNITY["name"], COMMUNITY["code"], timezone, language)
+        community = await uow.communities.add(
+            COMMUNITY["name"], COMMUNITY["code"], timezone, language
+        )
         for pid, first, last, username, lang, roles, (building, unit, room) in PEOPLE:
             user = await uow.users.upsert(
                 pid, first_name=first, last_name=last, username=username, telegram_language=lang

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 class Runtime:
     """One running Linli: owns every resource and releases them in reverse order."""
 
-    def __init__(self, settings: Settings, *, world: dict[str, Any] | None = None,
-                 seed: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, world: dict[str, Any] | None = None, seed: bool = True
+    ) -> None:
         self.settings = settings
         self.world = world
         self.seed = seed
@@ -61,7 +62,10 @@ class Runtime:
         token, base_url, file_url = self._endpoints()
         linli = Linli(settings, self.db, Services.build(self.db, settings), Catalogs())
         self.application = build_application(
-            linli, token=token, base_url=base_url, base_file_url=file_url,
+            linli,
+            token=token,
+            base_url=base_url,
+            base_file_url=file_url,
             with_updater=not self.webhook,
         )
         await self._start_web()
@@ -140,7 +144,8 @@ class Runtime:
                 "@%s cannot read all group messages (privacy mode is on), so it will only see "
                 "commands and replies in groups. Fix: in @BotFather send /setprivacy, choose "
                 "@%s, then Disable; then remove the bot from each group and add it again.",
-                me.username, me.username,
+                me.username,
+                me.username,
             )
         await self._set_commands()
 
@@ -168,7 +173,8 @@ class Runtime:
         else:
             url = self.settings.webhook_url or ""
         await self.application.bot.set_webhook(
-            url, secret_token=self._secret,
+            url,
+            secret_token=self._secret,
             allowed_updates=Update.ALL_TYPES,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Annotated
@@ -101,6 +102,15 @@ class Settings(BaseSettings):
         if not head.isdigit() or len(tail) < 20:
             raise ValueError("does not look like a token from @BotFather (digits:letters)")
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> Settings:

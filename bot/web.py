@@ -18,7 +18,9 @@ Feed = Callable[[dict[str, Any]], Awaitable[None]]
 Check = Callable[[], Awaitable[bool]]
 
 
-def build_web_app(*, ready: Check, feed: Feed | None, secret: str | None, path: str) -> web.Application:
+def build_web_app(
+    *, ready: Check, feed: Feed | None, secret: str | None, path: str
+) -> web.Application:
     """An aiohttp app with /healthz, /readyz and, when `feed` is given, the webhook route."""
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
 

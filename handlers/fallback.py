@@ -45,12 +45,17 @@ async def on_error(update: object, context: LinliContext) -> None:
         message = update.effective_message
         if message.chat.type == "private" or update.callback_query is None:
             try:
-                await reply(message, context.tr("Sorry, something went wrong on my side. Please try again later."))
+                await reply(
+                    message,
+                    context.tr("Sorry, something went wrong on my side. Please try again later."),
+                )
             except Exception:  # noqa: BLE001 - never let the error handler fail
                 log.exception("could not tell the user about an error")
     if isinstance(update, Update) and update.callback_query is not None:
         try:
-            await update.callback_query.answer(context.tr("Sorry, something went wrong on my side. Please try again later."))
+            await update.callback_query.answer(
+                context.tr("Sorry, something went wrong on my side. Please try again later.")
+            )
         except Exception:  # noqa: BLE001
             log.debug("could not answer the callback query after an error")
 

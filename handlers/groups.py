@@ -103,7 +103,9 @@ async def setup(update: Update, context: LinliContext) -> None:
         communities = [created] if created else []
     if not communities:
         if context.services.roles.is_global_admin(who.id):
-            text = context.tr("No community exists yet. Send /setup <community name> to create one.")
+            text = context.tr(
+                "No community exists yet. Send /setup <community name> to create one."
+            )
         else:
             text = context.tr("Only staff or admins of a community can register a group.")
         await reply(message, text)
@@ -116,7 +118,8 @@ async def setup(update: Update, context: LinliContext) -> None:
         for c in communities
     ]
     await reply(
-        message, context.tr("Which community is this group part of?"),
+        message,
+        context.tr("Which community is this group part of?"),
         reply_markup=InlineKeyboardMarkup(rows),
     )
 
@@ -153,7 +156,9 @@ async def setup_pressed(update: Update, context: LinliContext) -> None:
     who = person(query.from_user)
     allowed = {c.id: c for c in await context.services.groups.setup_choices(who)}
     if community_id not in allowed:
-        await query.answer(context.tr("Only staff or admins of a community can register a group."), show_alert=True)
+        await query.answer(
+            context.tr("Only staff or admins of a community can register a group."), show_alert=True
+        )
         return
     if kind is None:
         await query.answer()
@@ -179,10 +184,10 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     """Install the group-life handlers and /setup."""
     assert set(KIND_CODES.values()) == set(GROUP_KINDS)
     application.add_handler(ChatMemberHandler(my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(
-        MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, members_joined)
-    )
+    application.add_handler(MessageHandler(filters.StatusUpdate.NEW_CHAT_MEMBERS, members_joined))
     application.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, member_left))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
-    application.add_handler(command("setup", setup, filters.ChatType.GROUPS | filters.ChatType.PRIVATE))
+    application.add_handler(
+        command("setup", setup, filters.ChatType.GROUPS | filters.ChatType.PRIVATE)
+    )
     application.add_handler(CallbackQueryHandler(setup_pressed, pattern=pattern(PREFIX)))

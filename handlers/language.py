@@ -32,7 +32,9 @@ async def language(update: Update, context: LinliContext) -> None:
     if message is None or update.effective_user is None:
         return
     if context.args:
-        chosen = await context.services.people.set_language(update.effective_user.id, context.args[0])
+        chosen = await context.services.people.set_language(
+            update.effective_user.id, context.args[0]
+        )
         if chosen is None:
             await reply(message, context.tr("Please choose a language:"), reply_markup=keyboard())
             return

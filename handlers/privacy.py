@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.callbacks import Callback, pattern, unpack, CallbackDataError
+from bot.callbacks import Callback, CallbackDataError, pattern, unpack
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink, link
 from bot.i18n import LANGUAGE_NAMES
@@ -25,7 +25,8 @@ async def _private_only(update: Update, context: LinliContext, action: str) -> b
         [[InlineKeyboardButton(context.tr("Open a private chat with me"), url=url)]]
     )
     await reply(
-        message, context.tr("Your data is private, so I answer this in a private chat."),
+        message,
+        context.tr("Your data is private, so I answer this in a private chat."),
         reply_markup=button,
     )
     return True
@@ -69,7 +70,8 @@ async def forgetme(update: Update, context: LinliContext) -> None:
         [
             [
                 InlineKeyboardButton(
-                    context.tr("Yes, delete my data"), callback_data=Callback(PREFIX, ("yes",)).pack()
+                    context.tr("Yes, delete my data"),
+                    callback_data=Callback(PREFIX, ("yes",)).pack(),
                 ),
                 InlineKeyboardButton(
                     context.tr("Cancel"), callback_data=Callback(PREFIX, ("no",)).pack()

@@ -19,10 +19,18 @@ MESSAGES = {
     RoleChange.ALREADY: N_("{name} is already {role}."),
     RoleChange.REVOKED: N_("{name} is no longer {role}."),
     RoleChange.NOT_HELD: N_("{name} was not {role}."),
-    RoleChange.FORBIDDEN: N_("Only admins can change staff; staff and admins can change volunteers."),
-    RoleChange.NO_COMMUNITY: N_("Use this in a registered group of your community, where I know which community you mean."),
-    RoleChange.UNKNOWN_USER: N_("I don't know that person yet. Reply to one of their messages, or ask them to write in the group first."),
-    RoleChange.AMBIGUOUS: N_("Several people have that name. Reply to one of their messages or use their @username."),
+    RoleChange.FORBIDDEN: N_(
+        "Only admins can change staff; staff and admins can change volunteers."
+    ),
+    RoleChange.NO_COMMUNITY: N_(
+        "Use this in a registered group of your community, where I know which community you mean."
+    ),
+    RoleChange.UNKNOWN_USER: N_(
+        "I don't know that person yet. Reply to one of their messages, or ask them to write in the group first."
+    ),
+    RoleChange.AMBIGUOUS: N_(
+        "Several people have that name. Reply to one of their messages or use their @username."
+    ),
 }
 
 

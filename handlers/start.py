@@ -64,9 +64,7 @@ def welcome_text(update: Update, context: LinliContext) -> str:
     ]
     identity = context.identity
     if identity is not None and identity.roles:
-        roles = ", ".join(
-            context.tr(ROLE_NAMES[r.value]) for r in sorted(identity.roles, key=str)
-        )
+        roles = ", ".join(context.tr(ROLE_NAMES[r.value]) for r in sorted(identity.roles, key=str))
         lines.append(context.tr("Your roles: {roles}", roles=roles))
     lines.append(context.tr("Send /help to see every command you can use."))
     return "\n\n".join(lines)

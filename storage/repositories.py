@@ -66,7 +66,8 @@ class UserRepository(_Repository):
     async def find_by_name(self, name: str) -> Sequence[User]:
         """Users whose first name, or first and last name, is exactly `name`."""
         stmt = select(User).where(
-            (User.first_name == name) | ((User.first_name + func.coalesce(User.last_name, "")) == name)
+            (User.first_name == name)
+            | ((User.first_name + func.coalesce(User.last_name, "")) == name)
         )
         return (await self.session.scalars(stmt)).all()
 
@@ -180,7 +181,9 @@ class RosterRepository(_Repository):
 
     async def seen(self, chat_id: int, user_id: int, present: bool = True) -> None:
         """Record that the user is (or is no longer) in the chat."""
-        stmt = select(ChatMember).where(ChatMember.chat_id == chat_id, ChatMember.user_id == user_id)
+        stmt = select(ChatMember).where(
+            ChatMember.chat_id == chat_id, ChatMember.user_id == user_id
+        )
         member = (await self.session.scalars(stmt)).first()
         if member is None:
             self.session.add(ChatMember(chat_id=chat_id, user_id=user_id, present=present))
@@ -230,7 +233,11 @@ class OutboxRepository(_Repository):
     """Messages waiting to be sent."""
 
     async def enqueue(
-        self, key: str, chat_telegram_id: int, payload: dict, method: str = "sendMessage",
+        self,
+        key: str,
+        chat_telegram_id: int,
+        payload: dict,
+        method: str = "sendMessage",
         not_before: datetime | None = None,
     ) -> OutboxMessage | None:
         """Queue a message once per idempotency key; None if the key was queued before."""
@@ -238,8 +245,11 @@ class OutboxRepository(_Repository):
         if (await self.session.scalars(stmt)).first() is not None:
             return None
         message = OutboxMessage(
-            idempotency_key=key, chat_telegram_id=chat_telegram_id, payload=payload,
-            method=method, not_before=not_before or utcnow(),
+            idempotency_key=key,
+            chat_telegram_id=chat_telegram_id,
+            payload=payload,
+            method=method,
+            not_before=not_before or utcnow(),
         )
         self.session.add(message)
         await self.session.flush()

@@ -42,10 +42,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back anything uncommitted and detaches objects without expiring them,
+        # so what a service returns stays readable after its unit of work.
+        await self.session.close()
 
     async def commit(self) -> None:
         """Make everything done in this unit of work permanent."""

@@ -20,7 +20,11 @@ BACKENDS = ["sqlite", "postgresql"]
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No developer's .env or exported variables leak into a test."""
     for key in list(os.environ):
-        if key.startswith("LINLI_") and key not in (PG_URL_ENV, "LINLI_CHROMIUM", "LINLI_REQUIRE_BROWSER"):
+        if key.startswith("LINLI_") and key not in (
+            PG_URL_ENV,
+            "LINLI_CHROMIUM",
+            "LINLI_REQUIRE_BROWSER",
+        ):
             monkeypatch.delenv(key)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)

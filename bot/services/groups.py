@@ -67,8 +67,11 @@ class GroupService:
             row = await uow.chats.upsert(chat.id, chat.type, chat.title)
             for person in people:
                 await uow.users.upsert(
-                    person.id, first_name=person.first_name, last_name=person.last_name,
-                    username=person.username, telegram_language=person.language_code,
+                    person.id,
+                    first_name=person.first_name,
+                    last_name=person.last_name,
+                    username=person.username,
+                    telegram_language=person.language_code,
                 )
                 await uow.roster.seen(row.id, person.id, present=True)
             await uow.commit()
@@ -124,6 +127,13 @@ class GroupService:
             count = len(await uow.communities.all())
             community = await uow.communities.add(
                 name, f"C{count + 1:02d}", self.settings.timezone, self.settings.default_language
+            )
+            await uow.users.upsert(
+                person.id,
+                first_name=person.first_name,
+                last_name=person.last_name,
+                username=person.username,
+                telegram_language=person.language_code,
             )
             await uow.memberships.grant(person.id, community.id, Role.ADMIN, person.id)
             await uow.commit()

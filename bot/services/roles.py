@@ -72,8 +72,11 @@ class RoleService:
                 return RoleChange.FORBIDDEN, None
             if target is not None:
                 user: User | None = await uow.users.upsert(
-                    target.id, first_name=target.first_name, last_name=target.last_name,
-                    username=target.username, telegram_language=target.language_code,
+                    target.id,
+                    first_name=target.first_name,
+                    last_name=target.last_name,
+                    username=target.username,
+                    telegram_language=target.language_code,
                 )
                 problem = RoleChange.UNKNOWN_USER
             else:
@@ -91,7 +94,11 @@ class RoleService:
             await uow.commit()
             log.info(
                 "role %s %s for user %s in community %s by %s",
-                role, outcome, user.id, actor.community_id, actor.user_id,
+                role,
+                outcome,
+                user.id,
+                actor.community_id,
+                actor.user_id,
             )
             return outcome, user
 

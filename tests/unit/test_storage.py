@@ -17,8 +17,13 @@ async def test_migrations_reach_the_newest_revision(database: Database) -> None:
 
 async def test_users_keep_64_bit_ids_and_aware_utc_times(database: Database) -> None:
     async with database.uow() as uow:
-        await uow.users.upsert(BIG_ID, first_name="王", last_name="阿姨", username="Wang_Ayi",
-                               telegram_language="zh-hans")
+        await uow.users.upsert(
+            BIG_ID,
+            first_name="王",
+            last_name="阿姨",
+            username="Wang_Ayi",
+            telegram_language="zh-hans",
+        )
         await uow.commit()
     async with database.uow() as uow:
         user = await uow.users.get(BIG_ID)
@@ -30,8 +35,9 @@ async def test_users_keep_64_bit_ids_and_aware_utc_times(database: Database) -> 
 
 async def test_nothing_is_saved_without_commit(database: Database) -> None:
     async with database.uow() as uow:
-        await uow.users.upsert(1, first_name="x", last_name=None, username=None,
-                               telegram_language=None)
+        await uow.users.upsert(
+            1, first_name="x", last_name=None, username=None, telegram_language=None
+        )
     async with database.uow() as uow:
         assert await uow.users.get(1) is None
 
@@ -40,8 +46,9 @@ async def test_roles_are_per_community(database: Database) -> None:
     async with database.uow() as uow:
         a = await uow.communities.add("阳光花园", "YG", "Asia/Shanghai", "zh-CN")
         b = await uow.communities.add("幸福里", "XF", "Asia/Shanghai", "zh-CN")
-        await uow.users.upsert(BIG_ID, first_name="张", last_name=None, username=None,
-                               telegram_language=None)
+        await uow.users.upsert(
+            BIG_ID, first_name="张", last_name=None, username=None, telegram_language=None
+        )
         assert await uow.memberships.grant(BIG_ID, a.id, Role.STAFF, None)
         assert not await uow.memberships.grant(BIG_ID, a.id, Role.STAFF, None)
         await uow.commit()
@@ -80,8 +87,9 @@ async def test_outbox_keeps_one_message_per_idempotency_key(database: Database) 
 async def test_forgetting_a_user_removes_roles_and_roster(database: Database) -> None:
     async with database.uow() as uow:
         community = await uow.communities.add("阳光花园", "YG", "Asia/Shanghai", "zh-CN")
-        await uow.users.upsert(BIG_ID, first_name="李", last_name=None, username=None,
-                               telegram_language=None)
+        await uow.users.upsert(
+            BIG_ID, first_name="李", last_name=None, username=None, telegram_language=None
+        )
         chat = await uow.chats.upsert(SUPERGROUP, "supergroup", "业主群")
         chat.community_id, chat.kind = community.id, ChatKind.RESIDENTS
         await uow.roster.seen(chat.id, BIG_ID)

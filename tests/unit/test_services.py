@@ -1,0 +1,174 @@
+"""The domain services without Telegram: who may register groups, grant roles, see data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bot.demo import RESIDENTS_GROUP, STAFF_GROUP, seed_demo
+from bot.services import Services
+from bot.services.groups import SetupOutcome
+from bot.services.roles import RoleChange
+from bot.services.types import ChatRef, Person
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import ChatKind, Role
+
+WANG = Person(1001, "王", "阿姨", "wang_ayi", "zh-hans")
+EMMA = Person(1003, "Emma", "Chen", "emma_chen", "en")
+ZHANG = Person(2001, "张", "主任", "director_zhang", "zh-hans")
+LIU = Person(3001, "小刘", None, "xiaoliu_volunteer", "zh-hans")
+STRANGER = Person(9999, "Stranger", None, "stranger", None)
+RESIDENTS = ChatRef(RESIDENTS_GROUP, "supergroup", "业主群")
+NEW_GROUP = ChatRef(-1009000000001, "supergroup", "6号楼邻居群")
+
+
+@pytest.fixture
+async def services(database: Database, make_settings: Callable[..., Settings]) -> Services:
+    settings = make_settings(LINLI_ADMIN_IDS="777")
+    await seed_demo(database, settings.timezone, settings.default_language)
+    return Services.build(database, settings)
+
+
+async def test_a_resident_in_the_group_is_a_resident_speaking_chinese(services: Services) -> None:
+    identity = await services.people.identity(WANG, RESIDENTS)
+    assert identity.language == "zh-CN"
+    assert identity.roles == {Role.RESIDENT}
+    assert identity.chat_kind is ChatKind.RESIDENTS
+    assert not identity.has(Role.STAFF)
+
+
+async def test_an_english_speaker_gets_english_until_she_chooses(services: Services) -> None:
+    assert (await services.people.identity(EMMA, RESIDENTS)).language == "en"
+    assert await services.people.set_language(EMMA.id, "zh") == "zh-CN"
+    assert (await services.people.identity(EMMA, RESIDENTS)).language == "zh-CN"
+    assert await services.people.set_language(EMMA.id, "klingon") is None
+
+
+async def test_a_repeated_update_is_recorded_once(services: Services) -> None:
+    assert await services.people.record_update(5, WANG, RESIDENTS)
+    assert not await services.people.record_update(5, WANG, RESIDENTS)
+
+
+async def test_someone_new_writing_in_the_residents_group_becomes_a_resident(
+    services: Services,
+) -> None:
+    newcomer = Person(1500, "赵", "大爷", None, "zh-hans")
+    await services.people.record_update(1, newcomer, RESIDENTS)
+    identity = await services.people.identity(newcomer, RESIDENTS)
+    assert identity.roles == {Role.RESIDENT}
+
+
+async def test_staff_register_a_new_group_and_residents_cannot(services: Services) -> None:
+    community = (await services.groups.setup_choices(ZHANG))[0]
+    assert await services.groups.setup_choices(WANG) == []
+    refused = await services.groups.register(WANG, NEW_GROUP, community.id, ChatKind.RESIDENTS)
+    assert refused.outcome is SetupOutcome.FORBIDDEN
+    done = await services.groups.register(ZHANG, NEW_GROUP, community.id, ChatKind.RESIDENTS)
+    assert done.outcome is SetupOutcome.REGISTERED
+    chat = await services.groups.chat(NEW_GROUP.id)
+    assert (
+        chat is not None and chat.kind is ChatKind.RESIDENTS and chat.community_id == community.id
+    )
+
+
+async def test_a_private_chat_cannot_be_registered(services: Services) -> None:
+    community = (await services.groups.setup_choices(ZHANG))[0]
+    private = ChatRef(ZHANG.id, "private")
+    result = await services.groups.register(ZHANG, private, community.id, ChatKind.STAFF)
+    assert result.outcome is SetupOutcome.NOT_A_GROUP
+
+
+async def test_only_global_admins_create_communities(services: Services) -> None:
+    assert await services.groups.create_community(ZHANG, "幸福里") is None
+    admin = Person(777, "Admin", None, None, None)
+    created = await services.groups.create_community(admin, "  幸福里  ")
+    assert created is not None and created.name == "幸福里"
+    assert await services.groups.create_community(admin, "幸福里") is None
+
+
+async def test_admin_makes_staff_staff_makes_volunteers_residents_make_nobody(
+    services: Services,
+) -> None:
+    zhang = await services.people.identity(ZHANG, RESIDENTS)
+    wang = await services.people.identity(WANG, RESIDENTS)
+    liu = await services.people.identity(LIU, RESIDENTS)
+    assert (await services.roles.change(wang, Role.VOLUNTEER, grant=True, target=EMMA))[0] is (
+        RoleChange.FORBIDDEN
+    )
+    assert (await services.roles.change(liu, Role.STAFF, grant=True, target=EMMA))[0] is (
+        RoleChange.FORBIDDEN
+    )
+    outcome, user = await services.roles.change(
+        zhang, Role.STAFF, grant=True, target_ref="@Emma_Chen"
+    )
+    assert outcome is RoleChange.GRANTED and user is not None and user.id == EMMA.id
+    emma = await services.people.identity(EMMA, RESIDENTS)
+    assert emma.has(Role.STAFF)
+    outcome, _ = await services.roles.change(emma, Role.VOLUNTEER, grant=True, target_ref="王阿姨")
+    assert outcome is RoleChange.GRANTED
+    outcome, _ = await services.roles.change(emma, Role.VOLUNTEER, grant=True, target_ref="王阿姨")
+    assert outcome is RoleChange.ALREADY
+    outcome, _ = await services.roles.change(
+        zhang, Role.STAFF, grant=False, target_ref="@emma_chen"
+    )
+    assert outcome is RoleChange.REVOKED
+    assert not (await services.people.identity(EMMA, RESIDENTS)).has(Role.STAFF)
+
+
+async def test_naming_someone_unknown_is_reported(services: Services) -> None:
+    zhang = await services.people.identity(ZHANG, RESIDENTS)
+    outcome, _ = await services.roles.change(
+        zhang, Role.VOLUNTEER, grant=True, target_ref="@nobody"
+    )
+    assert outcome is RoleChange.UNKNOWN_USER
+
+
+async def test_in_private_an_admin_of_one_community_acts_there_and_of_two_must_say(
+    services: Services,
+) -> None:
+    admin = Person(777, "Admin", None, None, None)
+    await services.groups.create_community(admin, "幸福里")
+    identity = await services.people.identity(admin, ChatRef(777, "private"))
+    assert identity.community_name is None and identity.community_id is not None
+    outcome, _ = await services.roles.change(
+        identity, Role.STAFF, grant=True, target_ref="@emma_chen"
+    )
+    assert outcome is RoleChange.GRANTED
+    await services.groups.create_community(admin, "和平里")
+    identity = await services.people.identity(admin, ChatRef(777, "private"))
+    outcome, _ = await services.roles.change(
+        identity, Role.STAFF, grant=True, target_ref="@emma_chen"
+    )
+    assert outcome is RoleChange.NO_COMMUNITY
+
+
+async def test_my_data_shows_address_roles_and_groups_then_forget_removes_it(
+    services: Services,
+) -> None:
+    data = await services.privacy.my_data(WANG.id)
+    assert data is not None
+    assert data.address == "3 1 302"
+    assert [(c, r) for c, r in data.roles] == [("阳光花园", Role.RESIDENT)]
+    assert "业主群" in " ".join(data.groups)
+    assert await services.privacy.forget(WANG.id)
+    assert await services.privacy.my_data(WANG.id) is None
+    assert not await services.privacy.forget(WANG.id)
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_community(services: Services) -> None:
+    community = (await services.groups.setup_choices(ZHANG))[0]
+    old = ChatRef(-4001, "group", "老群")
+    await services.groups.register(ZHANG, old, community.id, ChatKind.VOLUNTEERS)
+    await services.groups.migrate(-4001, -1004001)
+    chat = await services.groups.chat(-1004001)
+    assert chat is not None and chat.kind is ChatKind.VOLUNTEERS and chat.type == "supergroup"
+    assert await services.groups.chat(-4001) is None
+    await services.groups.migrate(-4001, -1004001)  # the second service message changes nothing
+
+
+async def test_a_removed_bot_marks_the_group_inactive_and_keeps_it(services: Services) -> None:
+    await services.groups.bot_left(STAFF_GROUP)
+    chat = await services.groups.chat(STAFF_GROUP)
+    assert chat is not None and not chat.active and chat.kind is ChatKind.STAFF
