@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint i18n clean bench
+.PHONY: run test install lint i18n migration clean
 
 run: $(STAMP)
 	$(BIN)/linli run
@@ -29,6 +29,13 @@ i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k tr -k N_ --no-location --sort-output \
 		--project=linli --copyright-holder="Linli developers" -o bot/locales/linli.pot .
 	$(BIN)/pybabel update -i bot/locales/linli.pot -d bot/locales -D linli --no-fuzzy-matching -w 100
+
+# Autogenerate a migration from the models: make migration m="add tickets"
+migration: $(STAMP)
+	@test -n "$(m)" || { echo 'usage: make migration m="what changed"'; exit 1; }
+	rm -f /tmp/linli-migration.db
+	$(BIN)/python -c "import asyncio; from storage.db import Database; asyncio.run(Database('sqlite+aiosqlite:////tmp/linli-migration.db').upgrade())"
+	$(BIN)/python -c "from alembic import command; from storage.db import alembic_config; command.revision(alembic_config('sqlite+aiosqlite:////tmp/linli-migration.db'), message='$(m)', autogenerate=True)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

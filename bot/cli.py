@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import signal
 import sys
@@ -101,6 +102,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(settings, args.action))
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        print(
+            f"linli: cannot listen: {exc.strerror}. Another program uses the port; set "
+            "LINLI_SANDBOX_PORT or LINLI_WEB_PORT to a free one.",
+            file=sys.stderr,
+        )
+        return 2
     return 1
 
 
