@@ -8,6 +8,7 @@ from typing import Any
 Entity = dict[str, Any]
 
 _TLDS = "com|org|net|cn|io|me|info|biz|edu|gov|dev|app|co|uk|de|jp|hk|tw|sg|ru|fr|xyz|top|site"
+_URL_CHAR = "[^\\s<>\"\u3000-\u303f\uff00-\uffef]"
 _TRAILING = ".,;:!?)]}'\"，。；：！？）】」"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -17,8 +18,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "url",
         re.compile(
-            r"(?<![\w@/.])(?:https?://[^\s<>\"]+"
-            rf"|(?:www\.)?(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])(?::\d+)?(?:/[^\s<>\"]*)?)",
+            rf"(?<![\w@/.])(?:https?://{_URL_CHAR}+"
+            rf"|(?:www\.)?(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])(?::\d+)?(?:/{_URL_CHAR}*)?)",
             re.IGNORECASE,
         ),
     ),
