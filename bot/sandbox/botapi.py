@@ -240,9 +240,9 @@ class BotApi:
             return self._answer(method, params.summary(), fault.api_error())
         if fault.error == "timeout_after":
             await self._run(method, params, handler)
+        self.hub.calls.add(method, params.summary(), f"fault {fault.error}", 0)
         if fault.error in ("timeout_before", "timeout_after"):
             await self._hold(request, fault.hold)
-        self.hub.calls.add(method, params.summary(), f"fault {fault.error}", 0)
         if request.transport is not None:
             request.transport.close()
         raise asyncio.CancelledError  # nothing is answered: the connection is gone

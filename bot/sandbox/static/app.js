@@ -1,4 +1,4 @@
-// The sandbox web chat: act as any demo user, talk to the bot. No innerHTML with user text.
+// The sandbox web chat: act as any demo user, talk to the bot. All text goes in as text nodes.
 "use strict";
 
 const I18N = {
