@@ -53,7 +53,9 @@ def _writer(hub: Hub, chat: Chat, user: User) -> None:
             f"该群已升级为超级群 {chat.migrated_to}",
         )
     if not chat.has_member(user.id):
-        raise ActionError(f"user {user.id} is not a member of chat {chat.id}", f"用户 {user.id} 不在这个群里")
+        raise ActionError(
+            f"user {user.id} is not a member of chat {chat.id}", f"用户 {user.id} 不在这个群里"
+        )
 
 
 def send(
@@ -118,8 +120,12 @@ def edit(hub: Hub, chat_id: Any, user_id: Any, message_id: Any, text: str | None
         raise ActionError("no such message of this user", "找不到该用户的这条消息")
     text = (text or "").strip()
     if not text or entities.utf16_len(text) > MAX_TEXT:
-        raise ActionError("the text must have 1 to 4096 characters", "消息长度须为 1 到 4096 个字符")
-    field, ents_field = ("caption", "caption_entities") if "text" not in message else ("text", "entities")
+        raise ActionError(
+            "the text must have 1 to 4096 characters", "消息长度须为 1 到 4096 个字符"
+        )
+    field, ents_field = (
+        ("caption", "caption_entities") if "text" not in message else ("text", "entities")
+    )
     message[field] = text
     message[ents_field] = entities.detect(text) or None
     if message[ents_field] is None:
@@ -141,7 +147,11 @@ def press(hub: Hub, chat_id: Any, user_id: Any, message_id: Any, data: Any) -> s
             f"消息 {message_id} 上没有 callback_data 为 {data!r} 的按钮",
         )
     query_id = str(secrets.randbits(63))
-    hub.queries[query_id] = {"chat_id": chat.id, "user_id": user.id, "message_id": message["message_id"]}
+    hub.queries[query_id] = {
+        "chat_id": chat.id,
+        "user_id": user.id,
+        "message_id": message["message_id"],
+    }
     if len(hub.queries) > 10_000:
         hub.queries.pop(next(iter(hub.queries)))
     query = {

@@ -120,7 +120,9 @@ async def delete_my_commands(hub: Hub, params: Params) -> bool:
 
 def _description(kind: str) -> Handler:
     async def setter(hub: Hub, params: Params) -> bool:
-        hub.descriptions[f"{kind}|{params.string('language_code') or ''}"] = params.string(kind) or ""
+        hub.descriptions[f"{kind}|{params.string('language_code') or ''}"] = (
+            params.string(kind) or ""
+        )
         return True
 
     return setter

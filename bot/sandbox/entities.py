@@ -8,7 +8,7 @@ from typing import Any
 Entity = dict[str, Any]
 
 _TLDS = "com|org|net|cn|io|me|info|biz|edu|gov|dev|app|co|uk|de|jp|hk|tw|sg|ru|fr|xyz|top|site"
-_URL_CHAR = "[^\\s<>\"\u3000-\u303f\uff00-\uffef]"
+_URL_CHAR = '[^\\s<>"\u3000-\u303f\uff00-\uffef]'
 _TRAILING = ".,;:!?)]}'\"，。；：！？）】」"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -100,7 +100,9 @@ def commands(text: str, entities: list[Entity]) -> list[tuple[str, str | None]]:
     out = []
     for entity in entities:
         if entity["type"] == "bot_command":
-            name, _, target = utf16_slice(text, entity["offset"], entity["length"])[1:].partition("@")
+            name, _, target = utf16_slice(text, entity["offset"], entity["length"])[1:].partition(
+                "@"
+            )
             out.append((name, target or None))
     return out
 

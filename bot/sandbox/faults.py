@@ -58,7 +58,9 @@ class Fault:
                 hold=float(data.get("hold", 10.0)),
             )
         except (TypeError, ValueError):
-            raise ActionError("times, retry_after and hold must be numbers", "times、retry_after、hold 必须是数字") from None
+            raise ActionError(
+                "times, retry_after and hold must be numbers", "times、retry_after、hold 必须是数字"
+            ) from None
 
     def api_error(self) -> ApiError:
         """The error answer for a numeric fault."""

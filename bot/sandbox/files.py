@@ -38,7 +38,9 @@ class FileStore:
 
     def __init__(self, data_dir: Path | None) -> None:
         self._temporary = data_dir is None
-        self.root = Path(tempfile.mkdtemp(prefix="linli-sandbox-")) if data_dir is None else data_dir
+        self.root = (
+            Path(tempfile.mkdtemp(prefix="linli-sandbox-")) if data_dir is None else data_dir
+        )
         self.root.mkdir(parents=True, exist_ok=True)
         self._index_path = self.root / "files.json"
         self.files: dict[str, StoredFile] = {}

@@ -100,7 +100,9 @@ class Hub:
         text = message.get("text") or message.get("caption") or ""
         ents = message.get("entities") or message.get("caption_entities") or []
         name = (bot.username or "").lower()
-        if any(target is None or target.lower() == name for _, target in entities.commands(text, ents)):
+        if any(
+            target is None or target.lower() == name for _, target in entities.commands(text, ents)
+        ):
             return True
         if name in entities.mentions(text, ents):
             return True

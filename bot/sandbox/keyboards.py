@@ -25,19 +25,27 @@ def check(markup: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     if markup.get("remove_keyboard"):
         return None, {"remove_keyboard": True}
     if markup.get("force_reply"):
-        return None, {k: v for k, v in markup.items() if k in ("force_reply", "input_field_placeholder", "selective")}
+        return None, {
+            k: v
+            for k, v in markup.items()
+            if k in ("force_reply", "input_field_placeholder", "selective")
+        }
     raise bad_request("can't parse reply keyboard markup JSON object")
 
 
 def _inline(rows: Any) -> dict[str, Any] | None:
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        raise bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+        )
     clean = []
     for row in rows:
         out_row = []
         for button in row:
             if not isinstance(button, dict):
-                raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+                raise bad_request(
+                    "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+                )
             if not isinstance(button.get("text"), str) or not button["text"]:
                 raise bad_request("text buttons are unallowed in the inline keyboard")
             actions = [a for a in _INLINE_ACTIONS if a in button]
@@ -68,7 +76,9 @@ def _reply(markup: dict[str, Any]) -> dict[str, Any]:
             if isinstance(button, str):
                 button = {"text": button}
             if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise bad_request("can't parse keyboard button: KeyboardButton must be a String or an Object")
+                raise bad_request(
+                    "can't parse keyboard button: KeyboardButton must be a String or an Object"
+                )
             buttons.append(button)
         keyboard.append(buttons)
     out = {k: v for k, v in markup.items() if k != "keyboard"}

@@ -42,7 +42,9 @@ class _Out:
 
     def entity(self, kind: str, start: int, **extra: Any) -> None:
         if self.pos > start:
-            self.entities.append({"type": kind, "offset": start, "length": self.pos - start, **extra})
+            self.entities.append(
+                {"type": kind, "offset": start, "length": self.pos - start, **extra}
+            )
 
     def result(self) -> tuple[str, list[Entity]]:
         entities = sorted(self.entities, key=lambda e: (e["offset"], -e["length"]))
@@ -82,7 +84,7 @@ def parse_html(source: str) -> tuple[str, list[Entity]]:
             if inner.startswith("/"):
                 name = inner[1:].strip().lower()
                 if not stack:
-                    raise _error(f'Unexpected end tag at byte offset {byte_at(i)}')
+                    raise _error(f"Unexpected end tag at byte offset {byte_at(i)}")
                 top, start, attrs = stack.pop()
                 if name != top:
                     raise _error(
@@ -101,7 +103,9 @@ def parse_html(source: str) -> tuple[str, list[Entity]]:
                 stack.append((name, out.pos, attrs))
             i = end + 1
         elif char == "&":
-            match = re.match(r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|lt|gt|amp|quot|apos|nbsp);", source[i:])
+            match = re.match(
+                r"&(#\d{1,7}|#x[0-9a-fA-F]{1,6}|lt|gt|amp|quot|apos|nbsp);", source[i:]
+            )
             if match:
                 out.add(html.unescape(match.group(0)))
                 i += len(match.group(0))
@@ -118,11 +122,18 @@ def parse_html(source: str) -> tuple[str, list[Entity]]:
 
 
 def _attrs(text: str) -> dict[str, str]:
-    return {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or "" for m in _ATTR.finditer(text)}
+    return {
+        m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or ""
+        for m in _ATTR.finditer(text)
+    }
 
 
 def _close_html(
-    out: _Out, tag: str, start: int, attrs: dict[str, str], stack: list[tuple[str, int, dict[str, str]]]
+    out: _Out,
+    tag: str,
+    start: int,
+    attrs: dict[str, str],
+    stack: list[tuple[str, int, dict[str, str]]],
 ) -> None:
     kind = _HTML_TAGS[tag]
     if kind == "text_link":
@@ -131,7 +142,12 @@ def _close_html(
             out.entity("text_mention", start, user={"id": int(href.split("=", 1)[1] or 0)})
         elif href:
             out.entity("text_link", start, url=href)
-    elif kind == "code" and stack and stack[-1][0] == "pre" and attrs.get("class", "").startswith("language-"):
+    elif (
+        kind == "code"
+        and stack
+        and stack[-1][0] == "pre"
+        and attrs.get("class", "").startswith("language-")
+    ):
         stack[-1][2]["language"] = attrs["class"][len("language-") :]
     elif kind == "pre" and attrs.get("language"):
         out.entity("pre", start, language=attrs["language"])
@@ -194,7 +210,12 @@ def parse_markdown(source: str, *, legacy: bool) -> tuple[str, list[Entity]]:
             if char == "|" and not source.startswith("||", i):
                 raise _error(_reserved(char))
             double = source.startswith("__", i) and not legacy
-            kind = {"*": "bold", "_": "underline" if double else "italic", "~": "strikethrough", "|": "spoiler"}[char]
+            kind = {
+                "*": "bold",
+                "_": "underline" if double else "italic",
+                "~": "strikethrough",
+                "|": "spoiler",
+            }[char]
             width = 2 if (double or char == "|") else 1
             open_at = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == kind), None)
             if open_at is None:

@@ -82,7 +82,9 @@ def _source(hub: Hub, params: Params) -> dict[str, Any]:
     chat = hub.world.chat(params.chat_id("from_chat_id"))
     if chat is None:
         raise bad_request("chat not found")
-    message_id = params.integer("message_id", required=True, empty="message identifier is not specified")
+    message_id = params.integer(
+        "message_id", required=True, empty="message identifier is not specified"
+    )
     message = chat.live(message_id or 0)
     if message is None:
         raise bad_request("message to copy not found")

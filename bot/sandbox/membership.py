@@ -15,7 +15,9 @@ ACTIONS = ("add", "remove", "promote", "demote", "kick")
 def add_user(hub: Hub, data: dict[str, Any]) -> User:
     """Create a user (their private chat comes with them)."""
     if not isinstance(data.get("id"), int) or data["id"] <= 0 or not data.get("first_name"):
-        raise ActionError("a user needs a positive integer id and a first_name", "用户需要正整数 id 和 first_name")
+        raise ActionError(
+            "a user needs a positive integer id and a first_name", "用户需要正整数 id 和 first_name"
+        )
     if data["id"] in hub.world.users or data["id"] == hub.world.bot.id:
         raise ActionError(f"user {data['id']} exists already", f"用户 {data['id']} 已存在")
     user = User.from_dict(data)
@@ -27,7 +29,11 @@ def add_user(hub: Hub, data: dict[str, Any]) -> User:
 def add_chat(hub: Hub, data: dict[str, Any]) -> Chat:
     """Create a group or supergroup (same fields as in the world file)."""
     chat_id = data.get("id")
-    if not isinstance(chat_id, int) or chat_id >= 0 or data.get("type") not in ("group", "supergroup"):
+    if (
+        not isinstance(chat_id, int)
+        or chat_id >= 0
+        or data.get("type") not in ("group", "supergroup")
+    ):
         raise ActionError(
             "a chat needs a negative integer id and type group or supergroup",
             "群需要负整数 id，type 为 group 或 supergroup",
@@ -61,7 +67,9 @@ def change_member(hub: Hub, chat_id: Any, user_id: Any, action: str, by: Any = N
     if not chat.is_group or chat.migrated_to:
         raise ActionError("members can only change in a group or supergroup", "只能在群里增减成员")
     if action not in ACTIONS:
-        raise ActionError(f"action must be one of {', '.join(ACTIONS)}", f"action 只能是 {', '.join(ACTIONS)}")
+        raise ActionError(
+            f"action must be one of {', '.join(ACTIONS)}", f"action 只能是 {', '.join(ACTIONS)}"
+        )
     bot = hub.world.bot
     uid = int(user_id) if str(user_id).lstrip("-").isdigit() else find_user(hub, user_id).id
     person = bot if uid == bot.id else find_user(hub, uid)
@@ -74,19 +82,29 @@ def change_member(hub: Hub, chat_id: Any, user_id: Any, action: str, by: Any = N
         "demote": "member",
     }[action]
     if action in ("promote", "demote") and not chat.has_member(uid):
-        raise ActionError("only a member can be promoted or demoted", "只有群成员才能设为或取消管理员")
+        raise ActionError(
+            "only a member can be promoted or demoted", "只有群成员才能设为或取消管理员"
+        )
     if action == "add" and chat.has_member(uid):
         raise ActionError("already a member", "已经在群里了")
     if action in ("remove", "kick") and not chat.has_member(uid):
         raise ActionError("not a member", "不在群里")
-    actor = person.to_api() if (action == "add" and uid != bot.id and by is None) else _actor(hub, chat, by)
+    actor = (
+        person.to_api()
+        if (action == "add" and uid != bot.id and by is None)
+        else _actor(hub, chat, by)
+    )
     chat.statuses[uid] = new
     if uid == bot.id:
         hub.member_changed(chat, uid, old, new, actor)
     elif action in ("promote", "demote"):
         hub.member_changed(chat, uid, old, new, actor)
     if action == "add" or (action in ("remove", "kick")):
-        field = {"new_chat_members": [person.to_api()]} if action == "add" else {"left_chat_member": person.to_api()}
+        field = (
+            {"new_chat_members": [person.to_api()]}
+            if action == "add"
+            else {"left_chat_member": person.to_api()}
+        )
         if action == "add" and uid != bot.id:
             field["new_chat_participant"] = person.to_api()
         message = hub.world.new_message(chat, actor, **field)
@@ -108,7 +126,13 @@ def migrate(hub: Hub, chat_id: Any) -> Chat:
     new_id = int(f"-100{abs(old.id)}")
     if new_id in hub.world.chats:
         raise ActionError(f"chat {new_id} exists already", f"群 {new_id} 已存在")
-    new = Chat(id=new_id, type="supergroup", title=old.title, statuses=dict(old.statuses), migrated_from=old.id)
+    new = Chat(
+        id=new_id,
+        type="supergroup",
+        title=old.title,
+        statuses=dict(old.statuses),
+        migrated_from=old.id,
+    )
     hub.world.chats[new_id] = new
     actor = _actor(hub, old, None)
     old.migrated_to = new_id

@@ -48,7 +48,9 @@ def target(hub: Hub, params: Params, name: str = "chat_id") -> Chat:
     return chat
 
 
-def formatted(params: Params, field: str, parse_field: str, ents_field: str) -> tuple[str, list[dict[str, Any]]]:
+def formatted(
+    params: Params, field: str, parse_field: str, ents_field: str
+) -> tuple[str, list[dict[str, Any]]]:
     """Text (or caption) without markup, trimmed, with its entities."""
     raw = params.string(field) or ""
     given = params.obj(ents_field, "entities")
@@ -83,7 +85,9 @@ def extras(hub: Hub, chat: Chat, params: Params) -> tuple[dict[str, Any], dict[s
         if original is None and not allow_missing:
             raise bad_request("message to be replied not found")
         if original is not None:
-            fields["reply_to_message"] = {k: v for k, v in original.items() if k != "reply_to_message"}
+            fields["reply_to_message"] = {
+                k: v for k, v in original.items() if k != "reply_to_message"
+            }
     inline, keyboard = keyboards.check(params.obj("reply_markup", "reply keyboard markup"))
     fields["reply_markup"] = inline
     if params.boolean("protect_content"):
@@ -124,7 +128,9 @@ def own_message(hub: Hub, params: Params, missing: str) -> tuple[Chat, dict[str,
     chat = hub.world.chat(params.chat_id())
     if chat is None:
         raise bad_request("chat not found")
-    message_id = params.integer("message_id", required=True, empty="message identifier is not specified")
+    message_id = params.integer(
+        "message_id", required=True, empty="message identifier is not specified"
+    )
     message = chat.live(message_id or 0)
     if message is None:
         raise bad_request(missing)
@@ -198,7 +204,12 @@ async def delete_message(hub: Hub, params: Params) -> bool:
     chat = hub.world.chat(params.chat_id())
     if chat is None:
         raise bad_request("chat not found")
-    _delete(hub, chat, params.integer("message_id", required=True, empty="message identifier is not specified") or 0)
+    _delete(
+        hub,
+        chat,
+        params.integer("message_id", required=True, empty="message identifier is not specified")
+        or 0,
+    )
     return True
 
 
@@ -218,7 +229,11 @@ async def delete_messages(hub: Hub, params: Params) -> bool:
 
 async def answer_callback_query(hub: Hub, params: Params) -> bool:
     """answerCallbackQuery: recorded so tests and the web page can show the toast."""
-    query_id = params.string("callback_query_id", required=True, empty="query is too old and response timeout expired or query ID is invalid")
+    query_id = params.string(
+        "callback_query_id",
+        required=True,
+        empty="query is too old and response timeout expired or query ID is invalid",
+    )
     query = hub.queries.get(query_id or "")
     if query is None or query.get("answered"):
         raise bad_request("query is too old and response timeout expired or query ID is invalid")
@@ -257,7 +272,10 @@ async def pin_chat_message(hub: Hub, params: Params) -> bool:
     chat = target(hub, params)
     if chat.is_group and chat.status(hub.world.bot.id) not in ("administrator", "creator"):
         raise bad_request("not enough rights to manage pinned messages in the chat")
-    message_id = params.integer("message_id", required=True, empty="message identifier is not specified") or 0
+    message_id = (
+        params.integer("message_id", required=True, empty="message identifier is not specified")
+        or 0
+    )
     message = chat.live(message_id)
     if message is None:
         raise bad_request("message to pin not found")

@@ -123,7 +123,11 @@ class Scripting:
                 data["_photo"] = _b64(data["photo"], "photo")
             if data.get("document"):
                 name = str(data.get("file_name") or "file")
-                data["_document"] = (_b64(data["document"], "document"), name, data.get("mime_type"))
+                data["_document"] = (
+                    _b64(data["document"], "document"),
+                    name,
+                    data.get("mime_type"),
+                )
         _need(data, "chat_id", "user_id")
         message = actions.send(
             self.hub,
@@ -141,19 +145,25 @@ class Scripting:
         """A person edits their message."""
         data = await _json(request)
         _need(data, "chat_id", "user_id", "message_id")
-        message = actions.edit(self.hub, data["chat_id"], data["user_id"], data["message_id"], data.get("text"))
+        message = actions.edit(
+            self.hub, data["chat_id"], data["user_id"], data["message_id"], data.get("text")
+        )
         return {"ok": True, "message_id": message["message_id"], "message": message}
 
     async def press(self, request: web.Request) -> Any:
         """A person presses an inline button; with `wait`, the bot's answer is awaited."""
         data = await _json(request)
         _need(data, "chat_id", "user_id", "message_id", "data")
-        query_id = actions.press(self.hub, data["chat_id"], data["user_id"], data["message_id"], data["data"])
+        query_id = actions.press(
+            self.hub, data["chat_id"], data["user_id"], data["message_id"], data["data"]
+        )
 
         def answer() -> dict[str, Any] | None:
             return next((a for a in self.hub.answers if a["callback_query_id"] == query_id), None)
 
-        await self.hub.changes.wait_for(lambda: answer() is not None, _float(data.get("wait"), "wait"))
+        await self.hub.changes.wait_for(
+            lambda: answer() is not None, _float(data.get("wait"), "wait")
+        )
         return {"ok": True, "callback_query_id": query_id, "answer": answer()}
 
     async def transcript(self, request: web.Request) -> Any:
@@ -189,7 +199,9 @@ class Scripting:
         """Add, remove, promote, demote or kick a person or the bot."""
         data = await _json(request)
         _need(data, "chat_id", "user_id", "action")
-        status = membership.change_member(self.hub, data["chat_id"], data["user_id"], str(data["action"]), data.get("by"))
+        status = membership.change_member(
+            self.hub, data["chat_id"], data["user_id"], str(data["action"]), data.get("by")
+        )
         return {"ok": True, "status": status}
 
     async def migrate(self, request: web.Request) -> Any:
@@ -228,7 +240,11 @@ class Scripting:
 
     async def config(self, request: web.Request) -> Any:
         """Rate limits and privacy mode."""
-        return {"ok": True, "rate_limits": self.hub.limits.enabled, "privacy_mode": self.hub.world.privacy_mode}
+        return {
+            "ok": True,
+            "rate_limits": self.hub.limits.enabled,
+            "privacy_mode": self.hub.world.privacy_mode,
+        }
 
     async def set_config(self, request: web.Request) -> Any:
         """Turn rate limits or privacy mode on or off."""
@@ -246,11 +262,15 @@ class Scripting:
         if "repeat_update_id" in data:
             update = self.hub.feed.repeat(_integer(data["repeat_update_id"], "repeat_update_id"))
             if update is None:
-                raise ActionError("no such update in the recent history", "最近的记录里没有这个更新")
+                raise ActionError(
+                    "no such update in the recent history", "最近的记录里没有这个更新"
+                )
         elif isinstance(data.get("update"), dict):
             update = self.hub.feed.inject(data["update"])
         else:
-            raise ActionError("give update or repeat_update_id", "请提供 update 或 repeat_update_id")
+            raise ActionError(
+                "give update or repeat_update_id", "请提供 update 或 repeat_update_id"
+            )
         return {"ok": True, "update_id": update["update_id"]}
 
     async def calls(self, request: web.Request) -> Any:

@@ -92,7 +92,9 @@ class SandboxServer:
     async def _download(self, request: web.Request) -> web.StreamResponse:
         not_found = {"ok": False, "error_code": 404, "description": "Not Found"}
         if request.match_info["token"] != self.token:
-            return web.json_response({**not_found, "error_code": 401, "description": "Unauthorized"}, status=401)
+            return web.json_response(
+                {**not_found, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         path = self.files.by_path(request.match_info["path"])
         if path is None:
             return web.json_response(not_found, status=404)

@@ -25,16 +25,16 @@ class Signal:
         self.closed = True
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
+    async def wait(self, seconds: float) -> None:
         """Sleep until the next notify() or the timeout."""
-        if self.closed or timeout <= 0:
+        if self.closed or seconds <= 0:
             return
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), seconds)
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float) -> bool:
+    async def wait_for(self, condition: Callable[[], bool], seconds: float) -> bool:
         """Wait until condition() is true or the timeout passes; returns the last check."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + seconds
         while not condition():
             left = deadline - time.monotonic()
             if left <= 0 or self.closed:

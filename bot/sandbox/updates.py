@@ -100,10 +100,12 @@ class UpdateFeed:
             keep = self._pending[offset:]
             self._pending = keep
             return
-        self._pending = [p for p in self._pending if not (p.returned and p.update["update_id"] < offset)]
+        self._pending = [
+            p for p in self._pending if not (p.returned and p.update["update_id"] < offset)
+        ]
 
     async def get_updates(
-        self, offset: int | None, limit: int, timeout: float, allowed: list[str] | None
+        self, offset: int | None, limit: int, poll_seconds: float, allowed: list[str] | None
     ) -> list[dict[str, Any]]:
         """getUpdates: confirm up to offset, then return pending updates, waiting up to timeout."""
         if self.webhook is not None:
@@ -116,7 +118,7 @@ class UpdateFeed:
             self.allowed_updates = list(allowed)
         if offset is not None:
             self._confirm(offset)
-        await self.signal.wait_for(lambda: bool(self._pending), timeout)
+        await self.signal.wait_for(lambda: bool(self._pending), poll_seconds)
         batch = self._pending[: max(1, min(limit, 100))]
         for item in batch:
             item.returned = True
@@ -191,5 +193,5 @@ class UpdateFeed:
                 if 200 <= response.status < 300:
                     return None
                 return f"Wrong response from the webhook: {response.status} {response.reason}"
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return f"Connection failed: {exc.__class__.__name__}"

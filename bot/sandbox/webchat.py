@@ -72,7 +72,9 @@ class WebChat:
         )
         await response.prepare(request)
         try:
-            await response.write(f"retry: 1000\nevent: hello\ndata: {self.hub.event_seq}\n\n".encode())
+            await response.write(
+                f"retry: 1000\nevent: hello\ndata: {self.hub.event_seq}\n\n".encode()
+            )
             while not self.hub.changes.closed:
                 fresh = [
                     e

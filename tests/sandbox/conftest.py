@@ -66,10 +66,16 @@ class Script:
 
     async def send(self, chat_id: int, user_id: int, text: str, **extra: Any) -> int:
         """A person writes; returns the message_id."""
-        body = await self.ok("POST", "/sandbox/api/send", json={"chat_id": chat_id, "user_id": user_id, "text": text, **extra})
+        body = await self.ok(
+            "POST",
+            "/sandbox/api/send",
+            json={"chat_id": chat_id, "user_id": user_id, "text": text, **extra},
+        )
         return int(body["message_id"])
 
-    async def transcript(self, chat_id: int, after: int = 0, wait: float = 0) -> list[dict[str, Any]]:
+    async def transcript(
+        self, chat_id: int, after: int = 0, wait: float = 0
+    ) -> list[dict[str, Any]]:
         """The chat's messages after `after`."""
         params = {"chat_id": str(chat_id), "after": str(after), "wait": str(wait)}
         return (await self.ok("GET", "/sandbox/api/transcript", params=params))["messages"]  # type: ignore[no-any-return]
@@ -78,7 +84,9 @@ class Script:
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[SandboxServer]:
     """A running sandbox on a free port."""
-    server = SandboxServer(world=World.from_dict(world_dict()), token=TOKEN, data_dir=tmp_path / "files")
+    server = SandboxServer(
+        world=World.from_dict(world_dict()), token=TOKEN, data_dir=tmp_path / "files"
+    )
     await server.start()
     try:
         yield server

@@ -36,7 +36,9 @@ async def test_get_me_describes_the_bot(bot: Bot) -> None:
 
 
 async def test_html_becomes_plain_text_with_utf16_entities(bot: Bot, script: Script) -> None:
-    sent = await bot.send_message(WANG, "<b>你好🌞</b> <i>王阿姨</i> &lt;3 /help", parse_mode="HTML")
+    sent = await bot.send_message(
+        WANG, "<b>你好🌞</b> <i>王阿姨</i> &lt;3 /help", parse_mode="HTML"
+    )
     assert sent.text == "你好🌞 王阿姨 <3 /help"
     assert [(e.type, e.offset, e.length) for e in sent.entities] == [
         (MessageEntityType.BOLD, 0, 4),
@@ -57,9 +59,11 @@ async def test_markdown_v2_is_parsed_and_must_be_escaped(bot: Bot) -> None:
 
 
 async def test_broken_html_is_refused_like_telegram(bot: Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)can't parse entities: Unsupported start tag \"blink\""):
+    with pytest.raises(
+        BadRequest, match='(?i)can\'t parse entities: Unsupported start tag "blink"'
+    ):
         await bot.send_message(WANG, "<blink>x</blink>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)Can't find end tag corresponding to start tag \"b\""):
+    with pytest.raises(BadRequest, match='(?i)Can\'t find end tag corresponding to start tag "b"'):
         await bot.send_message(WANG, "<b>没关", parse_mode="HTML")
 
 
@@ -73,12 +77,20 @@ async def test_text_must_have_1_to_4096_characters(bot: Bot) -> None:
 
 async def test_inline_keyboard_is_kept_on_the_message(bot: Bot, script: Script) -> None:
     markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton("收到", callback_data="ack:1"), InlineKeyboardButton("网站", url="https://example.com")]]
+        [
+            [
+                InlineKeyboardButton("收到", callback_data="ack:1"),
+                InlineKeyboardButton("网站", url="https://example.com"),
+            ]
+        ]
     )
     sent = await bot.send_message(GROUP, "通知：明天停水", reply_markup=markup)
     assert sent.reply_markup == markup
     [seen] = await script.transcript(GROUP)
-    assert seen["reply_markup"]["inline_keyboard"][0][0] == {"text": "收到", "callback_data": "ack:1"}
+    assert seen["reply_markup"]["inline_keyboard"][0][0] == {
+        "text": "收到",
+        "callback_data": "ack:1",
+    }
 
 
 async def test_callback_data_over_64_bytes_is_refused(bot: Bot) -> None:
@@ -88,7 +100,9 @@ async def test_callback_data_over_64_bytes_is_refused(bot: Bot) -> None:
 
 
 async def test_reply_keyboards_and_force_reply_are_accepted(bot: Bot, script: Script) -> None:
-    sent = await bot.send_message(WANG, "选一个", reply_markup=ReplyKeyboardMarkup([["是", "否"]], one_time_keyboard=True))
+    sent = await bot.send_message(
+        WANG, "选一个", reply_markup=ReplyKeyboardMarkup([["是", "否"]], one_time_keyboard=True)
+    )
     assert sent.reply_markup is None  # Telegram only echoes inline keyboards
     await bot.send_message(WANG, "请回复", reply_markup=ForceReply())
     first, _ = await script.transcript(WANG)
@@ -106,8 +120,14 @@ async def test_replies_embed_the_original(bot: Bot, script: Script) -> None:
 
 
 async def test_edits(bot: Bot, script: Script) -> None:
-    sent = await bot.send_message(WANG, "第一版", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="a")]]))
-    edited = await bot.edit_message_text("第二版", WANG, sent.message_id, reply_markup=sent.reply_markup)
+    sent = await bot.send_message(
+        WANG,
+        "第一版",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="a")]]),
+    )
+    edited = await bot.edit_message_text(
+        "第二版", WANG, sent.message_id, reply_markup=sent.reply_markup
+    )
     assert edited.text == "第二版" and edited.edit_date is not None
     with pytest.raises(BadRequest, match="(?i)Message is not modified"):
         await bot.edit_message_text("第二版", WANG, sent.message_id, reply_markup=sent.reply_markup)
@@ -144,7 +164,11 @@ async def test_where_the_bot_may_not_write(bot: Bot, script: Script) -> None:
     await script.ok("POST", "/sandbox/api/block", json={"user_id": LI, "blocked": True})
     with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
         await bot.send_message(LI, "x")
-    await script.ok("POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": BOT_ID, "action": "remove"})
+    await script.ok(
+        "POST",
+        "/sandbox/api/members",
+        json={"chat_id": GROUP, "user_id": BOT_ID, "action": "remove"},
+    )
     with pytest.raises(Forbidden, match="(?i)bot was kicked from the supergroup chat"):
         await bot.send_message(GROUP, "x")
 
@@ -168,14 +192,18 @@ async def test_a_wrong_token_is_unauthorized(sandbox: SandboxServer) -> None:
             pass  # initialising calls getMe, which is refused
 
 
-async def test_unknown_methods_and_missing_parameters(sandbox: SandboxServer, script: Script) -> None:
+async def test_unknown_methods_and_missing_parameters(
+    sandbox: SandboxServer, script: Script
+) -> None:
     status, body = await script.call("POST", f"/bot{sandbox.token}/sendTelepathy", json={})
     assert (status, body) == (404, {"ok": False, "error_code": 404, "description": "Not Found"})
     status, body = await script.call("POST", f"/bot{sandbox.token}/sendMessage", data={"text": "x"})
     assert (status, body["description"]) == (400, "Bad Request: chat_id is empty")
     status, body = await script.call("GET", f"/bot{sandbox.token}/GETME")
     assert status == 200 and body["result"]["id"] == BOT_ID
-    status, body = await script.call("POST", f"/bot{sandbox.token}/sendMessage", data={"chat_id": "abc", "text": "x"})
+    status, body = await script.call(
+        "POST", f"/bot{sandbox.token}/sendMessage", data={"chat_id": "abc", "text": "x"}
+    )
     assert (status, body["description"]) == (400, "Bad Request: chat not found")
 
 
@@ -197,7 +225,9 @@ async def test_commands_are_stored_per_scope_and_language(bot: Bot) -> None:
     from telegram import BotCommand, BotCommandScopeAllPrivateChats
 
     await bot.set_my_commands([BotCommand("help", "帮助")])
-    await bot.set_my_commands([BotCommand("help", "Help")], scope=BotCommandScopeAllPrivateChats(), language_code="en")
+    await bot.set_my_commands(
+        [BotCommand("help", "Help")], scope=BotCommandScopeAllPrivateChats(), language_code="en"
+    )
     assert [c.description for c in await bot.get_my_commands()] == ["帮助"]
     en = await bot.get_my_commands(scope=BotCommandScopeAllPrivateChats(), language_code="en")
     assert [c.description for c in en] == ["Help"]

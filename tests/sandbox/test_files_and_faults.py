@@ -27,11 +27,18 @@ def png(width: int, height: int) -> bytes:
     """A valid, tiny PNG of the given size."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = b"".join(b"\x00" + b"\x80\xc0\x40" * width for _ in range(height))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 async def test_a_photo_upload_can_be_fetched_again(bot: Bot, script: Script) -> None:
@@ -59,7 +66,9 @@ async def test_no_internet_and_no_unknown_files(bot: Bot) -> None:
 
 
 async def test_documents_round_trip(bot: Bot) -> None:
-    sent = await bot.send_document(WANG, "物业费,100\n".encode(), filename="账单.csv", caption="账单")
+    sent = await bot.send_document(
+        WANG, "物业费,100\n".encode(), filename="账单.csv", caption="账单"
+    )
     assert sent.document.file_name == "账单.csv" and sent.caption == "账单"
     file = await bot.get_file(sent.document.file_id)
     assert bytes(await file.download_as_bytearray()) == "物业费,100\n".encode()
@@ -67,7 +76,16 @@ async def test_documents_round_trip(bot: Bot) -> None:
 
 async def test_a_resident_sends_a_photo(bot: Bot, script: Script) -> None:
     image = png(40, 30)
-    await script.ok("POST", "/sandbox/api/send", json={"chat_id": GROUP, "user_id": LI, "photo": base64.b64encode(image).decode(), "caption": "门口的垃圾"})
+    await script.ok(
+        "POST",
+        "/sandbox/api/send",
+        json={
+            "chat_id": GROUP,
+            "user_id": LI,
+            "photo": base64.b64encode(image).decode(),
+            "caption": "门口的垃圾",
+        },
+    )
     [update] = await bot.get_updates()
     assert update.message.caption == "门口的垃圾"
     biggest = update.message.photo[-1]
@@ -99,13 +117,19 @@ async def test_injected_errors_surface_as_ptb_exceptions(bot: Bot, script: Scrip
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(WANG, "x")
     assert seconds(caught.value.retry_after) == 7
-    await script.ok("POST", faults, json={"method": "sendMessage", "chat_id": LI, "error": 403, "times": 2})
+    await script.ok(
+        "POST", faults, json={"method": "sendMessage", "chat_id": LI, "error": 403, "times": 2}
+    )
     assert (await bot.send_message(WANG, "王阿姨不受影响")).text
     for _ in range(2):
         with pytest.raises(Forbidden, match="(?i)blocked"):
             await bot.send_message(LI, "x")
     assert (await bot.send_message(LI, "第三次就好了")).text
-    await script.ok("POST", faults, json={"method": "sendMessage", "error": 400, "description": "Bad Request: custom"})
+    await script.ok(
+        "POST",
+        faults,
+        json={"method": "sendMessage", "error": 400, "description": "Bad Request: custom"},
+    )
     with pytest.raises(BadRequest, match="(?i)custom"):
         await bot.send_message(WANG, "x")
     await script.ok("POST", faults, json={"method": "getMe", "error": 502})
@@ -120,10 +144,14 @@ async def test_timeouts_and_dropped_connections(sandbox: SandboxServer, script: 
     faults = "/sandbox/api/faults"
     request = HTTPXRequest(read_timeout=0.5, connect_timeout=2)
     async with Bot(TOKEN, base_url=sandbox.bot_api_url, request=request) as bot:
-        await script.ok("POST", faults, json={"method": "sendMessage", "error": "timeout_before", "hold": 3})
+        await script.ok(
+            "POST", faults, json={"method": "sendMessage", "error": "timeout_before", "hold": 3}
+        )
         with pytest.raises(TimedOut):
             await bot.send_message(WANG, "没发出去")
-        await script.ok("POST", faults, json={"method": "sendMessage", "error": "timeout_after", "hold": 3})
+        await script.ok(
+            "POST", faults, json={"method": "sendMessage", "error": "timeout_after", "hold": 3}
+        )
         with pytest.raises(TimedOut):
             await bot.send_message(WANG, "发出去了但不知道")
         await script.ok("POST", faults, json={"method": "sendMessage", "error": "drop"})
@@ -131,12 +159,21 @@ async def test_timeouts_and_dropped_connections(sandbox: SandboxServer, script: 
             await bot.send_message(WANG, "连接断了")
     texts = [m["text"] for m in await script.transcript(WANG)]
     assert texts == ["发出去了但不知道"]
-    calls = (await script.ok("GET", "/sandbox/api/calls", params={"method": "sendmessage"}))["calls"]
-    assert [c["outcome"] for c in calls] == ["fault timeout_before", "ok", "fault timeout_after", "fault drop"]
+    calls = (await script.ok("GET", "/sandbox/api/calls", params={"method": "sendmessage"}))[
+        "calls"
+    ]
+    assert [c["outcome"] for c in calls] == [
+        "fault timeout_before",
+        "ok",
+        "fault timeout_after",
+        "fault drop",
+    ]
 
 
 async def test_bad_faults_are_refused(script: Script) -> None:
-    status, body = await script.call("POST", "/sandbox/api/faults", json={"method": "sendMessage", "error": 418})
+    status, body = await script.call(
+        "POST", "/sandbox/api/faults", json={"method": "sendMessage", "error": 418}
+    )
     assert status == 400 and body["error_zh"]
 
 
@@ -161,7 +198,11 @@ async def test_the_call_log_counts_sends(bot: Bot, script: Script) -> None:
     await bot.send_message(WANG, "一")
     with pytest.raises(BadRequest):
         await bot.send_message(-1, "二")
-    calls = (await script.ok("GET", "/sandbox/api/calls", params={"method": "sendMessage"}))["calls"]
+    calls = (await script.ok("GET", "/sandbox/api/calls", params={"method": "sendMessage"}))[
+        "calls"
+    ]
     assert [(c["params"]["text"], c["status"]) for c in calls] == [("一", 200), ("二", 400)]
-    later = (await script.ok("GET", "/sandbox/api/calls", params={"after": str(calls[0]["seq"])}))["calls"]
+    later = (await script.ok("GET", "/sandbox/api/calls", params={"after": str(calls[0]["seq"])}))[
+        "calls"
+    ]
     assert [c["params"].get("text") for c in later] == ["二"]

@@ -13,7 +13,9 @@ from bot.sandbox import SandboxServer
 from tests.sandbox.conftest import BASIC_GROUP, BOT_ID, GROUP, LI, OTHER_GROUP, WANG, Script
 
 
-async def test_a_chinese_and_emoji_message_has_utf16_entity_offsets(bot: Bot, script: Script) -> None:
+async def test_a_chinese_and_emoji_message_has_utf16_entity_offsets(
+    bot: Bot, script: Script
+) -> None:
     await script.send(WANG, WANG, "你好🌞 /help@linli_demo_bot")
     [update] = await bot.get_updates(timeout=1)
     message = update.message
@@ -72,39 +74,75 @@ async def test_no_updates_from_groups_without_the_bot(bot: Bot, script: Script) 
     assert await bot.get_updates() == ()
 
 
-async def test_privacy_mode_lets_only_commands_mentions_and_replies_through(bot: Bot, script: Script) -> None:
+async def test_privacy_mode_lets_only_commands_mentions_and_replies_through(
+    bot: Bot, script: Script
+) -> None:
     await script.ok("POST", "/sandbox/api/config", json={"privacy_mode": True})
     assert not (await bot.get_me()).can_read_all_group_messages
     mine = await bot.send_message(GROUP, "请回复")
-    for text in ("随便聊聊", "/help", "/help@linli_demo_bot", "/help@other_bot", "问 @linli_demo_bot 一下"):
+    for text in (
+        "随便聊聊",
+        "/help",
+        "/help@linli_demo_bot",
+        "/help@other_bot",
+        "问 @linli_demo_bot 一下",
+    ):
         await script.send(GROUP, WANG, text)
     await script.send(GROUP, LI, "好的", reply_to_message_id=mine.message_id)
     await script.send(WANG, WANG, "私聊总能收到")
     texts = [u.message.text for u in await bot.get_updates()]
-    assert texts == ["/help", "/help@linli_demo_bot", "问 @linli_demo_bot 一下", "好的", "私聊总能收到"]
+    assert texts == [
+        "/help",
+        "/help@linli_demo_bot",
+        "问 @linli_demo_bot 一下",
+        "好的",
+        "私聊总能收到",
+    ]
 
 
 async def test_edits_arrive_as_edited_message(bot: Bot, script: Script) -> None:
     message_id = await script.send(GROUP, WANG, "三号楼停电")
-    await script.ok("POST", "/sandbox/api/edit", json={"chat_id": GROUP, "user_id": WANG, "message_id": message_id, "text": "五号楼停电"})
+    await script.ok(
+        "POST",
+        "/sandbox/api/edit",
+        json={"chat_id": GROUP, "user_id": WANG, "message_id": message_id, "text": "五号楼停电"},
+    )
     first, second = await bot.get_updates()
     assert second.edited_message.text == "五号楼停电" and second.edited_message.edit_date
     assert second.edited_message.message_id == first.message.message_id
 
 
 async def test_pressing_a_button_and_answering_it(bot: Bot, script: Script) -> None:
-    sent = await bot.send_message(GROUP, "停水通知", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("收到", callback_data="ack:7")]]))
+    sent = await bot.send_message(
+        GROUP,
+        "停水通知",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("收到", callback_data="ack:7")]]),
+    )
 
     async def answer_when_pressed() -> None:
         [update] = await bot.get_updates(timeout=5)
         query = update.callback_query
-        assert (query.data, query.from_user.id, query.message.message_id) == ("ack:7", WANG, sent.message_id)
+        assert (query.data, query.from_user.id, query.message.message_id) == (
+            "ack:7",
+            WANG,
+            sent.message_id,
+        )
         assert query.chat_instance and query.message.chat.id == GROUP
         await bot.answer_callback_query(query.id, text="已记录，谢谢", show_alert=True)
         await bot.get_updates(offset=update.update_id + 1)
 
     answering = asyncio.create_task(answer_when_pressed())
-    pressed = await script.ok("POST", "/sandbox/api/press", json={"chat_id": GROUP, "user_id": WANG, "message_id": sent.message_id, "data": "ack:7", "wait": 5})
+    pressed = await script.ok(
+        "POST",
+        "/sandbox/api/press",
+        json={
+            "chat_id": GROUP,
+            "user_id": WANG,
+            "message_id": sent.message_id,
+            "data": "ack:7",
+            "wait": 5,
+        },
+    )
     await answering
     assert pressed["answer"]["text"] == "已记录，谢谢" and pressed["answer"]["show_alert"] is True
     answers = (await script.ok("GET", "/sandbox/api/answers"))["answers"]
@@ -120,40 +158,74 @@ async def test_answering_an_unknown_query_is_too_old(bot: Bot) -> None:
 
 
 async def test_pressing_a_button_that_is_not_there_is_refused(bot: Bot, script: Script) -> None:
-    sent = await bot.send_message(WANG, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="a")]]))
-    status, body = await script.call("POST", "/sandbox/api/press", json={"chat_id": WANG, "user_id": WANG, "message_id": sent.message_id, "data": "b"})
+    sent = await bot.send_message(
+        WANG,
+        "x",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="a")]]),
+    )
+    status, body = await script.call(
+        "POST",
+        "/sandbox/api/press",
+        json={"chat_id": WANG, "user_id": WANG, "message_id": sent.message_id, "data": "b"},
+    )
     assert status == 400 and "callback_data" in body["error"] and body["error_zh"]
 
 
-async def test_the_bot_hears_when_it_is_added_promoted_and_removed(bot: Bot, script: Script) -> None:
+async def test_the_bot_hears_when_it_is_added_promoted_and_removed(
+    bot: Bot, script: Script
+) -> None:
     members = "/sandbox/api/members"
-    await script.ok("POST", members, json={"chat_id": OTHER_GROUP, "user_id": BOT_ID, "action": "add", "by": WANG})
-    await script.ok("POST", members, json={"chat_id": OTHER_GROUP, "user_id": BOT_ID, "action": "promote"})
-    await script.ok("POST", members, json={"chat_id": OTHER_GROUP, "user_id": BOT_ID, "action": "remove"})
+    await script.ok(
+        "POST",
+        members,
+        json={"chat_id": OTHER_GROUP, "user_id": BOT_ID, "action": "add", "by": WANG},
+    )
+    await script.ok(
+        "POST", members, json={"chat_id": OTHER_GROUP, "user_id": BOT_ID, "action": "promote"}
+    )
+    await script.ok(
+        "POST", members, json={"chat_id": OTHER_GROUP, "user_id": BOT_ID, "action": "remove"}
+    )
     updates = await bot.get_updates()
-    changes = [(u.my_chat_member.old_chat_member.status, u.my_chat_member.new_chat_member.status) for u in updates if u.my_chat_member]
+    changes = [
+        (u.my_chat_member.old_chat_member.status, u.my_chat_member.new_chat_member.status)
+        for u in updates
+        if u.my_chat_member
+    ]
     assert changes == [("left", "member"), ("member", "administrator"), ("administrator", "kicked")]
     joined = [u.message for u in updates if u.message]
     assert joined[0].new_chat_members[0].id == BOT_ID and joined[0].from_user.id == WANG
 
 
 async def test_people_joining_and_leaving(bot: Bot, script: Script) -> None:
-    await script.ok("POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": 1009, "action": "add"})
-    await script.ok("POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": LI, "action": "remove"})
+    await script.ok(
+        "POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": 1009, "action": "add"}
+    )
+    await script.ok(
+        "POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": LI, "action": "remove"}
+    )
     messages = [u.message for u in await bot.get_updates()]
     assert messages[0].new_chat_members[0].id == 1009
     assert messages[1].left_chat_member.id == LI
-    status, _ = await script.call("POST", "/sandbox/api/send", json={"chat_id": GROUP, "user_id": LI, "text": "x"})
+    status, _ = await script.call(
+        "POST", "/sandbox/api/send", json={"chat_id": GROUP, "user_id": LI, "text": "x"}
+    )
     assert status == 400
 
 
 async def test_chat_member_updates_only_when_asked_for(bot: Bot, script: Script) -> None:
     await bot.get_updates(allowed_updates=Update.ALL_TYPES)
-    await script.ok("POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": WANG, "action": "promote"})
+    await script.ok(
+        "POST",
+        "/sandbox/api/members",
+        json={"chat_id": GROUP, "user_id": WANG, "action": "promote"},
+    )
     [update] = await bot.get_updates()
     assert update.chat_member.new_chat_member.status == "administrator"
     await bot.get_updates(offset=update.update_id + 1, allowed_updates=["message"])
-    await script.ok("POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": WANG, "action": "demote"})
+    await script.ok(
+        "POST", "/sandbox/api/members", json={"chat_id": GROUP, "user_id": WANG, "action": "demote"}
+    )
     assert await bot.get_updates() == ()
 
 
@@ -177,7 +249,15 @@ async def test_duplicates_and_injected_updates(bot: Bot, script: Script) -> None
     [first] = await bot.get_updates()
     await bot.get_updates(offset=first.update_id + 1)
     await script.ok("POST", "/sandbox/api/inject", json={"repeat_update_id": first.update_id})
-    raw = {"update_id": first.update_id - 5, "message": {"message_id": 99, "date": 0, "chat": {"id": WANG, "type": "private"}, "text": "旧的"}}
+    raw = {
+        "update_id": first.update_id - 5,
+        "message": {
+            "message_id": 99,
+            "date": 0,
+            "chat": {"id": WANG, "type": "private"},
+            "text": "旧的",
+        },
+    }
     await script.ok("POST", "/sandbox/api/inject", json={"update": raw})
     again, old = await bot.get_updates(offset=first.update_id + 1)
     assert again.update_id == first.update_id and again.message.text == "一次"
@@ -186,7 +266,9 @@ async def test_duplicates_and_injected_updates(bot: Bot, script: Script) -> None
     assert status == 400
 
 
-async def test_webhook_delivery_with_the_secret(sandbox: SandboxServer, bot: Bot, script: Script) -> None:
+async def test_webhook_delivery_with_the_secret(
+    sandbox: SandboxServer, bot: Bot, script: Script
+) -> None:
     received: list[tuple[str, dict]] = []
     failures = [2]  # the first two deliveries fail, then the sandbox retries
 
@@ -194,7 +276,9 @@ async def test_webhook_delivery_with_the_secret(sandbox: SandboxServer, bot: Bot
         if failures[0]:
             failures[0] -= 1
             return web.Response(status=500)
-        received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), await request.json()))
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token", ""), await request.json())
+        )
         return web.Response(text="ok")
 
     app = web.Application()
