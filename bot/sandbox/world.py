@@ -168,16 +168,13 @@ class World:
         return self.bot if user_id == self.bot.id else self.users.get(user_id)
 
     def chat(self, chat_id: int | str) -> Chat | None:
-        """A chat by id or @username; a user's private chat is made on first use."""
+        """A chat by id or @username (groups only); a private chat is made on first use."""
         if isinstance(chat_id, str):
             name = chat_id.lstrip("@").lower()
             for chat in self.chats.values():
                 if chat.username and chat.username.lower() == name:
                     return chat
-            for user in self.users.values():
-                if user.username and user.username.lower() == name:
-                    return self.chat(user.id)
-            return None
+            return None  # as in Telegram, @username names public groups, not people
         if chat_id in self.chats:
             return self.chats[chat_id]
         user = self.users.get(chat_id)
