@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     Chat,
@@ -241,8 +242,7 @@ class OutboxRepository(_Repository):
         not_before: datetime | None = None,
     ) -> OutboxMessage | None:
         """Queue a message once per idempotency key; None if the key was queued before."""
-        stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-        if (await self.session.scalars(stmt)).first() is not None:
+        if await self.by_key(key) is not None:
             return None
         message = OutboxMessage(
             idempotency_key=key,
@@ -265,9 +265,108 @@ class OutboxRepository(_Repository):
         )
         return (await self.session.scalars(stmt)).all()
 
+    async def ready(
+        self,
+        now: datetime,
+        limit: int = 100,
+        *,
+        after_id: int = 0,
+        skip_chats: Collection[int] = (),
+    ) -> Sequence[OutboxMessage]:
+        """Due pending messages that may go now, by id, keeping each chat's order.
+
+        A message waits while an earlier one to the same chat is being sent, or was put
+        back by the dispatcher (a pending row with last_error) and is not due yet.
+        `after_id` pages through the queue; `skip_chats` leaves out chats held this round.
+        """
+        earlier = aliased(OutboxMessage)
+        held = (
+            exists()
+            .where(
+                earlier.chat_telegram_id == OutboxMessage.chat_telegram_id,
+                earlier.id < OutboxMessage.id,
+                or_(
+                    earlier.status == OutboxStatus.SENDING,
+                    and_(
+                        earlier.status == OutboxStatus.PENDING,
+                        earlier.last_error.is_not(None),
+                        earlier.not_before > now,
+                    ),
+                ),
+            )
+            .correlate(OutboxMessage)
+        )
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.not_before <= now,
+                OutboxMessage.id > after_id,
+                ~held,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if skip_chats:
+            stmt = stmt.where(OutboxMessage.chat_telegram_id.not_in(list(skip_chats)))
+        return (await self.session.scalars(stmt)).all()
+
+    async def next_not_before(self, after: datetime) -> datetime | None:
+        """When the next pending message falls due, counting only times after `after`."""
+        stmt = select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.not_before > after
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def claim(self, message_id: int, now: datetime) -> bool:
+        """Move a due message from pending to sending; False if someone else got there first."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.not_before <= now,
+            )
+            .values(status=OutboxStatus.SENDING)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def settle(self, message_id: int, status: OutboxStatus, **values: object) -> bool:
+        """Record the outcome of a send this process claimed; False if the row moved on.
+
+        A row recovered as unknown while its send was still running may still be settled:
+        the send's own outcome is better knowledge than "unknown".
+        """
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status.in_([OutboxStatus.SENDING, OutboxStatus.UNKNOWN]),
+            )
+            .values(status=status, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def abandon_sending(self, reason: str) -> int:
+        """Mark every message left in sending as unknown; how many there were."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.UNKNOWN, last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount or 0
+
     async def get(self, message_id: int) -> OutboxMessage | None:
         """One outbox row."""
         return await self.session.get(OutboxMessage, message_id)
+
+    async def by_key(self, key: str) -> OutboxMessage | None:
+        """The row queued under this idempotency key."""
+        stmt = select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+        return (await self.session.scalars(stmt)).first()
 
     async def count_by_status(self) -> dict[str, int]:
         """How many messages are in each status."""
