@@ -1,0 +1,87 @@
+"""The normalisation tables (synonyms, dialect, fillers, question cues), loaded from YAML data."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+LEXICON_PATH = Path(__file__).resolve().parent / "data" / "lexicon.yaml"
+
+
+@dataclass(frozen=True, eq=False)
+class Lexicon:
+    """Compiled normalisation tables."""
+
+    rewrites: dict[str, str]  # variant -> canonical ("" for fillers, itself when protected)
+    rewrite_re: re.Pattern[str]
+    english_synonyms: dict[str, str]
+    english_stopwords: frozenset[str]
+    question_words: tuple[str, ...]
+    request_words: tuple[str, ...]
+    final_particles: tuple[str, ...]
+    english_anywhere: tuple[str, ...]
+    english_openers: tuple[str, ...]
+    not_questions: tuple[str, ...]
+
+    def rewrite(self, text: str) -> str:
+        """Apply synonyms, dialect and filler removal in one longest-first pass."""
+        return self.rewrite_re.sub(lambda m: self.rewrites[m.group(0)], text)
+
+
+def _words(value: Any) -> list[str]:
+    return [str(v).strip().lower() for v in (value or []) if str(v).strip()]
+
+
+def _mapping(section: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for canonical, variants in (section or {}).items():
+        for variant in _words(variants):
+            if variant != str(canonical):
+                out[variant] = str(canonical).lower()
+    return out
+
+
+def build_lexicon(data: dict[str, Any]) -> Lexicon:
+    """Compile the tables of a parsed lexicon file."""
+    rewrites: dict[str, str] = {}
+    for word in _words(data.get("fillers")):
+        rewrites[word] = ""
+    rewrites.update(_mapping(data.get("dialect")))
+    rewrites.update(_mapping(data.get("synonyms")))
+    for word in _words(data.get("protected")):
+        rewrites[word] = word
+    keys = sorted(rewrites, key=lambda k: (-len(k), k))
+    pattern = re.compile("|".join(map(re.escape, keys))) if keys else re.compile(r"(?!)")
+    english = data.get("english") or {}
+    cues = data.get("cues") or {}
+    return Lexicon(
+        rewrites=rewrites,
+        rewrite_re=pattern,
+        english_synonyms=_mapping(english.get("synonyms")),
+        english_stopwords=frozenset(_words(english.get("stopwords"))),
+        question_words=tuple(_words(cues.get("question_words"))),
+        request_words=tuple(_words(cues.get("request_words"))),
+        final_particles=tuple(_words(cues.get("final_particles"))),
+        english_anywhere=tuple(_words(cues.get("english_anywhere"))),
+        english_openers=tuple(_words(cues.get("english_openers"))),
+        not_questions=tuple(_words(cues.get("not_questions"))),
+    )
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
+    """The lexicon at `path` (the shipped one by default), parsed once."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with path.open(encoding="utf-8") as f:
+        data = yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
+    lexicon = build_lexicon(data or {})
+    log.debug("lexicon %s: %d rewrites", path, len(lexicon.rewrites))
+    return lexicon

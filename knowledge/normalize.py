@@ -1,0 +1,147 @@
+"""Chinese/English text normalisation: NFKC, traditional→simplified, synonyms, fillers, pinyin tokens."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opencc
+
+from knowledge.lexicon import Lexicon, load_lexicon
+from knowledge.phonetic import is_han, syllable
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 600  # longer messages are matched on their first 600 characters
+_INVISIBLE = re.compile(r"[\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff\U000e0000-\U000e007f]")
+_NOT_WORD = re.compile(r"[^\w?]+|_+")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
+_TOKEN = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
+_HYPHEN = re.compile(r"(?<=[A-Za-z])[-'’](?=[A-Za-z])")
+_CONVERTER = opencc.OpenCC("t2s")
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A normalised text: its rewritten form and parallel (pinyin-or-word, surface) tokens."""
+
+    text: str
+    tokens: tuple[str, ...]
+    surface: tuple[str, ...]
+
+
+def clean(text: str) -> str:
+    """NFKC, drop control/bidi/invisible characters, emoji and punctuation to spaces, t2s, lower-case."""
+    import unicodedata
+
+    if not isinstance(text, str):
+        text = str(text)
+    text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
+    text = _HYPHEN.sub("", _INVISIBLE.sub("", text))
+    text = _NOT_WORD.sub(" ", text).strip()[:MAX_CHARS]
+    return _CONVERTER.convert(text).lower() if text else ""
+
+
+def stem(word: str) -> str:
+    """A light English stemmer (plurals, -ing, -ed, final e), applied to both sides alike."""
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    elif len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
+        word = word[:-2]
+    elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+@lru_cache(maxsize=1)
+def _english_table(lexicon: Lexicon) -> dict[str, str]:
+    table: dict[str, str] = {}
+    for variant, canonical in lexicon.english_synonyms.items():
+        table.setdefault(stem(variant), stem(canonical))
+    for variant, canonical in lexicon.english_synonyms.items():
+        table[variant] = stem(canonical)
+    return table
+
+
+def _english(word: str, lexicon: Lexicon) -> str | None:
+    if word in lexicon.english_stopwords:
+        return None
+    word = word.replace("'", "")
+    table = _english_table(lexicon)
+    return table.get(word) or table.get(stem(word)) or stem(word)
+
+
+@lru_cache(maxsize=1)
+def _sound_rewrites(lexicon: Lexicon) -> dict[str, list[tuple[tuple[str, ...], str, str]]]:
+    """Synonym variants of 3+ characters by first syllable, to catch homophone slips (管里费)."""
+    table: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+    for variant, canonical in lexicon.rewrites.items():
+        if len(variant) >= 3 and canonical and canonical != variant and all(is_han(c) for c in variant):
+            sounds = tuple(syllable(c) for c in variant)
+            table.setdefault(sounds[0], []).append((sounds, variant, canonical))
+    for options in table.values():
+        options.sort(key=lambda o: -len(o[0]))
+    return table
+
+
+def _join(surface: list[str]) -> str:
+    """Surface tokens back to text: Chinese characters adjacent, words spaced."""
+    return "".join(s if is_han(s[0]) else f" {s} " for s in surface)
+
+
+def _resound(surface: list[str], tokens: list[str], lexicon: Lexicon) -> str | None:
+    """Rewrite a synonym variant typed with one wrong homophone; the new text, or None."""
+    table = _sound_rewrites(lexicon)
+    for i, tok in enumerate(tokens):
+        for sounds, variant, canonical in table.get(tok, ()):
+            n = len(sounds)
+            if tuple(tokens[i : i + n]) == sounds:
+                if sum(a != b for a, b in zip(surface[i : i + n], variant, strict=True)) == 1:
+                    return _join(surface[:i] + [canonical] + surface[i + n :])
+    return None
+
+
+def _tokenise(text: str, lexicon: Lexicon) -> tuple[list[str], list[str]]:
+    tokens: list[str] = []
+    surface: list[str] = []
+    for piece in _TOKEN.findall(text):
+        if len(piece) == 1 and is_han(piece):
+            tokens.append(syllable(piece))
+            surface.append(piece)
+            continue
+        word = _english(piece, lexicon)
+        if word:
+            tokens.append("_" + word)
+            surface.append(word)
+    return tokens, surface
+
+
+def analyse(cleaned: str, lexicon: Lexicon | None = None) -> Analysis:
+    """Rewrite a cleaned text (synonyms, dialect, fillers) and turn it into pinyin/word tokens."""
+    lexicon = lexicon or load_lexicon()
+    text = lexicon.rewrite(cleaned)
+    tokens, surface = _tokenise(text, lexicon)
+    if any(len(s) == 1 and is_han(s) for s in surface):
+        fixed = _resound(surface, tokens, lexicon)
+        if fixed is not None:
+            text = lexicon.rewrite(fixed)
+            tokens, surface = _tokenise(text, lexicon)
+    return Analysis(text=text, tokens=tuple(tokens), surface=tuple(surface))
+
+
+def normalise(text: str) -> Analysis:
+    """clean() then analyse(): what the matcher compares."""
+    return analyse(clean(text))
+
+
+def duplicate_key(question: str) -> str:
+    """The form under which two questions count as the same question."""
+    return clean(question).replace(" ", "").replace("?", "")

@@ -1,0 +1,45 @@
+"""Homophone-tolerant pinyin: one tone-less syllable per character, with fuzzy initials and finals."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from pypinyin.pinyin_dict import pinyin_dict
+
+# Pinyin typists and southern speakers confuse these; both sides are folded the same way.
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+_CACHE: dict[str, str] = {}
+
+
+def _toneless(reading: str) -> str:
+    decomposed = unicodedata.normalize("NFD", reading)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ü", "v")
+
+
+def fold(syllable: str) -> str:
+    """Fold a tone-less syllable: zh/z, ch/c, sh/s, n/l, an/ang, en/eng, in/ing."""
+    for long, short in _INITIALS:
+        if syllable.startswith(long):
+            syllable = short + syllable[2:]
+            break
+    if syllable.startswith("n") and len(syllable) > 1 and syllable != "ng":
+        syllable = "l" + syllable[1:]
+    if syllable.endswith("ng") and len(syllable) > 2 and syllable[-3] in "aei":
+        syllable = syllable[:-1]
+    return syllable
+
+
+def syllable(char: str) -> str:
+    """The folded syllable of one Chinese character (its most common reading), else the character."""
+    cached = _CACHE.get(char)
+    if cached is None:
+        readings = pinyin_dict.get(ord(char))
+        cached = fold(_toneless(readings.split(",")[0])) if readings else char
+        _CACHE[char] = cached
+    return cached
+
+
+def is_han(char: str) -> bool:
+    """Whether `char` is a CJK ideograph."""
+    code = ord(char)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FA1F
