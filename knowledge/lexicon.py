@@ -56,6 +56,8 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         rewrites[word] = ""
     rewrites.update(_mapping(data.get("dialect")))
     rewrites.update(_mapping(data.get("synonyms")))
+    for canonical in set(rewrites.values()) - set(rewrites) - {""}:
+        rewrites[canonical] = canonical  # 停车位 must not become 停停车位 through 车位
     for word in _words(data.get("protected")):
         rewrites[word] = word
     keys = sorted(rewrites, key=lambda k: (-len(k), k))

@@ -10,6 +10,7 @@ from functools import lru_cache
 import opencc
 
 from knowledge.lexicon import Lexicon, load_lexicon
+from knowledge.segment import segment
 from knowledge.phonetic import is_han, syllable
 
 log = logging.getLogger(__name__)
@@ -19,17 +20,18 @@ _INVISIBLE = re.compile(r"[\u00ad\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u2
 _NOT_WORD = re.compile(r"[^\w?]+|_+")
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _TOKEN = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
-_HYPHEN = re.compile(r"(?<=[A-Za-z])[-'’](?=[A-Za-z])")
+_HYPHEN = re.compile(r"(?<=[A-Za-z])(?:['’]s\b|[-'’](?=[A-Za-z]))")
 _CONVERTER = opencc.OpenCC("t2s")
 
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
-    """A normalised text: its rewritten form and parallel (pinyin-or-word, surface) tokens."""
+    """A normalised text: its rewritten form, parallel (pinyin-or-word, surface) tokens, word starts."""
 
     text: str
     tokens: tuple[str, ...]
     surface: tuple[str, ...]
+    starts: tuple[bool, ...] = ()  # starts[i]: token i begins a word (jieba for Chinese)
 
 
 def clean(text: str) -> str:
@@ -124,6 +126,26 @@ def _tokenise(text: str, lexicon: Lexicon) -> tuple[list[str], list[str]]:
     return tokens, surface
 
 
+def _word_starts(surface: list[str]) -> tuple[bool, ...]:
+    """Which tokens begin a word: every English word; Chinese runs segmented by jieba."""
+    starts = [True] * len(surface)
+    i = 0
+    while i < len(surface):
+        if not (len(surface[i]) == 1 and is_han(surface[i])):
+            i += 1
+            continue
+        j = i
+        while j < len(surface) and len(surface[j]) == 1 and is_han(surface[j]):
+            j += 1
+        pos = i
+        for word in segment("".join(surface[i:j])):
+            for k in range(1, len(word)):
+                starts[pos + k] = False
+            pos += len(word)
+        i = j
+    return tuple(starts)
+
+
 def analyse(cleaned: str, lexicon: Lexicon | None = None) -> Analysis:
     """Rewrite a cleaned text (synonyms, dialect, fillers) and turn it into pinyin/word tokens."""
     lexicon = lexicon or load_lexicon()
@@ -134,7 +156,7 @@ def analyse(cleaned: str, lexicon: Lexicon | None = None) -> Analysis:
         if fixed is not None:
             text = lexicon.rewrite(fixed)
             tokens, surface = _tokenise(text, lexicon)
-    return Analysis(text=text, tokens=tuple(tokens), surface=tuple(surface))
+    return Analysis(text=text, tokens=tuple(tokens), surface=tuple(surface), starts=_word_starts(surface))
 
 
 def normalise(text: str) -> Analysis:

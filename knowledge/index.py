@@ -1,0 +1,136 @@
+"""The question index: weighted pinyin/character n-gram units, IDF by entry, an inverted index."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from dataclasses import dataclass
+
+from knowledge.entries import Entry, KnowledgeBase
+from knowledge.normalize import Analysis, normalise
+from knowledge.phonetic import is_han
+
+log = logging.getLogger(__name__)
+
+# Unit kinds (the first character of a unit): 1 = one token; 6 = a one-character Chinese
+# word; 2 = two adjacent tokens of one word, by sound; 5 = two adjacent tokens across a word
+# boundary (weak: 费怎, 么交 are accidents of phrasing); 3 = tokens one apart (a character
+# inserted or dropped); 4 = two adjacent characters of one word exactly (a bonus for exact
+# text over homophones); 7 = a whole word of three or more characters, by sound.
+KIND_WEIGHT = {"1": 0.3, "2": 1.0, "3": 0.4, "4": 0.4, "5": 0.35, "6": 0.7, "7": 1.0}
+WORD_WEIGHT = 1.0  # an English word (or number) alone counts as much as a Chinese bigram
+UNKNOWN_WEIGHT = 0.75  # a unit no entry knows weighs this much of the rarest known unit
+MAX_POSTING_SHARE = 0.08  # units in more questions than this share do not pick candidates
+
+
+def units(analysis: Analysis) -> set[str]:
+    """The n-gram units of a normalised text."""
+    tokens, surface, starts = analysis.tokens, analysis.surface, analysis.starts
+    out: set[str] = set()
+    n = len(tokens)
+    word_start = 0
+    for i, tok in enumerate(tokens):
+        han = len(surface[i]) == 1 and is_han(surface[i])
+        if starts[i]:
+            word_start = i
+        ends = i + 1 == n or starts[i + 1]
+        out.add("1" + tok)
+        if han and starts[i] and ends:
+            out.add("6" + tok)
+        if ends and i - word_start >= 2:
+            out.add("7" + " ".join(tokens[word_start : i + 1]))
+        if i + 1 < n:
+            if starts[i + 1]:
+                out.add(f"5{tok} {tokens[i + 1]}")
+            else:
+                out.add(f"2{tok} {tokens[i + 1]}")
+                if han:
+                    out.add("4" + surface[i] + surface[i + 1])
+        if i + 2 < n:
+            out.add(f"3{tok} {tokens[i + 2]}")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One indexed question."""
+
+    entry: int
+    text: str
+    sound: str  # its tokens joined by spaces, for sequence similarity
+    units: frozenset[str]
+    weight: float
+
+
+@dataclass(slots=True)
+class Hit:
+    """How well one question covers a message."""
+
+    question: Question
+    matched: float  # weight of the units the message and the question share
+    of_question: float  # matched / the question's weight
+    of_message: float  # matched / the message's weight
+
+
+class QuestionIndex:
+    """Units and weights of every question of a knowledge base, searchable by a message."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.entries: tuple[Entry, ...] = kb.entries
+        analysed: list[tuple[int, str, Analysis, set[str]]] = []
+        vocab: list[set[str]] = [set() for _ in self.entries]
+        for e, entry in enumerate(self.entries):
+            for text in entry.questions:
+                analysis = normalise(text)
+                found = units(analysis)
+                analysed.append((e, text, analysis, found))
+                vocab[e] |= found
+            for keyword in entry.keywords:
+                vocab[e] |= units(normalise(keyword))
+        df: dict[str, int] = {}
+        for found in vocab:
+            for unit in found:
+                df[unit] = df.get(unit, 0) + 1
+        n = max(len(self.entries), 1)
+        self._n = n
+        self._unknown_idf = UNKNOWN_WEIGHT * math.log(1 + n)
+        self.idf = {u: math.log(1 + n / c) for u, c in df.items()}
+        self.vocab = [frozenset(v) for v in vocab]
+        self.questions: list[Question] = []
+        self.postings: dict[str, list[int]] = {}
+        for e, text, analysis, found in analysed:
+            weight = sum(self.weight(u) for u in found) or 1.0
+            self.questions.append(Question(e, text, " ".join(analysis.tokens), frozenset(found), weight))
+            for unit in found:
+                self.postings.setdefault(unit, []).append(len(self.questions) - 1)
+        self._cap = max(64, int(MAX_POSTING_SHARE * len(self.questions)))
+        log.debug("indexed %d questions, %d units", len(self.questions), len(self.postings))
+
+    def weight(self, unit: str) -> float:
+        """The weight of one unit: its kind times its IDF over entries (unknown units count fully)."""
+        kind = WORD_WEIGHT if unit[0] == "1" and unit[1:2] == "_" else KIND_WEIGHT[unit[0]]
+        return kind * self.idf.get(unit, self._unknown_idf)
+
+    def search(self, analysis: Analysis, limit: int = 40) -> tuple[list[Hit], dict[str, float]]:
+        """The questions that share the most weight with a message, best first, and its unit weights."""
+        found = units(analysis)
+        weights = {u: self.weight(u) for u in found}
+        total = sum(weights.values())
+        if not total:
+            return [], weights
+        scores: dict[int, float] = {}
+        usable = [u for u in found if len(self.postings.get(u, ())) <= self._cap]
+        if not usable:
+            usable = sorted(found, key=lambda u: len(self.postings.get(u, ())))[:3]
+        for unit in usable:
+            w = weights[unit]
+            for q in self.postings.get(unit, ()):
+                scores[q] = scores.get(q, 0.0) + w
+        best = heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
+        hits: list[Hit] = []
+        for q, _ in best:
+            question = self.questions[q]
+            matched = sum(weights[u] for u in found & question.units)
+            hits.append(Hit(question, matched, matched / question.weight, matched / total))
+        return hits, weights

@@ -1,0 +1,120 @@
+"""The FAQ matcher: rank entries for a message and decide to answer, suggest or stay silent."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+from rapidfuzz import fuzz
+
+from knowledge.entries import Entry, KnowledgeBase
+from knowledge.index import QuestionIndex
+from knowledge.intent import asks_something
+from knowledge.normalize import analyse, clean
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["passive", "addressed"]
+
+
+class Decision(str, Enum):
+    """What the bot should do with a message."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    SILENT = "silent"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Scoring weights and decision thresholds (scores are 0-100); tuned on eval/faq_a.txt only."""
+
+    question_weight: float = 0.27  # how much of the best question the message covers
+    entry_weight: float = 0.46  # how much of the message the entry's questions and keywords explain
+    sequence_weight: float = 0.27  # rapidfuzz similarity of the sounds (order matters a little)
+    answer_passive: float = 52.0  # a group message not addressed to the bot
+    margin_passive: float = 5.0  # over the runner-up entry
+    answer_addressed: float = 50.0
+    margin_addressed: float = 5.0
+    suggest_min: float = 30.0  # a suggestion must be at least this plausible
+    suggest_window: float = 22.0  # and within this of the best
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The outcome for one message."""
+
+    query: str
+    decision: Decision
+    entry: Entry | None
+    score: float
+    candidates: list[tuple[Entry, float]] = field(default_factory=list)
+    asks: bool = False
+    reason: str = ""
+
+
+class Matcher:
+    """Build the indexes of a knowledge base once, then match messages against it."""
+
+    def __init__(self, kb: KnowledgeBase, policy: Policy | None = None) -> None:
+        self.kb = kb
+        self.policy = policy or Policy()
+        self.index = QuestionIndex(kb)
+
+    def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
+        """All plausible entries for a message with scores (best first), and whether it asks."""
+        cleaned = clean(text)
+        asks = asks_something(cleaned)
+        analysis = analyse(cleaned)
+        hits, weights = self.index.search(analysis)
+        if not hits:
+            return [], asks
+        total = sum(weights.values())
+        found = set(weights)
+        sound = " ".join(analysis.tokens)
+        best: dict[int, float] = {}
+        explained: dict[int, float] = {}
+        policy = self.policy
+        for hit in hits:
+            e = hit.question.entry
+            if e not in explained:
+                explained[e] = sum(weights[u] for u in found & self.index.vocab[e]) / total
+            similarity = fuzz.ratio(sound, hit.question.sound) / 100.0
+            score = 100.0 * (
+                policy.question_weight * hit.of_question
+                + policy.entry_weight * explained[e]
+                + policy.sequence_weight * similarity
+            )
+            best[e] = max(best.get(e, 0.0), score)
+        ranked = sorted(best.items(), key=lambda item: -item[1])
+        return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks
+
+    def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
+        """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""
+        query = text if isinstance(text, str) else str(text)
+        if from_bot:
+            return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
+        if mode == "passive" and query.lstrip().startswith("/"):
+            return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
+        ranked, asks = self.rank(query)
+        top3 = ranked[:3]
+        if not ranked:
+            return MatchResult(query, Decision.SILENT, None, 0.0, [], asks, "nothing similar")
+        entry, score = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        margin = score - runner_up
+        p = self.policy
+        if mode == "passive":
+            if asks and score >= p.answer_passive and margin >= p.margin_passive:
+                return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
+            reason = "asks nothing" if not asks else "not confident"
+            return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)
+        if score >= p.answer_addressed and margin >= p.margin_addressed:
+            return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
+        floor = max(p.suggest_min, score - p.suggest_window)
+        plausible = [(e, s) for e, s in top3 if s >= floor]
+        if plausible:
+            return MatchResult(query, Decision.SUGGEST, None, score, plausible, asks, "close candidates")
+        return MatchResult(query, Decision.SILENT, None, score, top3, asks, "nothing plausible")

@@ -1,0 +1,98 @@
+"""The matcher answers residents' questions, suggests when unsure, and stays silent otherwise."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from knowledge import Decision, KnowledgeBase, Matcher
+
+
+def test_a_homophone_slip_in_the_group_gets_the_property_fee_answer(matcher: Matcher) -> None:
+    result = matcher.match("物叶费在哪交啊", mode="passive")
+    assert result.decision is Decision.ANSWER
+    assert result.entry is not None and result.entry.id == "property-fee-payment"
+    assert 0 < result.score <= 100
+    assert result.candidates[0][0].id == "property-fee-payment" and len(result.candidates) <= 3
+
+
+def test_greetings_and_remarks_in_the_group_get_no_reply(matcher: Matcher) -> None:
+    for text in ["早上好各位邻居🌞", "物业今天把草坪修得真好看", "刚交完物业费，心疼", "电梯又坏了"]:
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.SILENT and result.entry is None, text
+
+
+def test_traditional_english_and_voice_style_questions_are_answered(matcher: Matcher) -> None:
+    cases = {
+        "電梯壞了多久能修好": "elevator-broken",
+        "Where do I pick up parcels?": "parcel-pickup",
+        "那个我想问一下啊就是垃圾几点可以扔啊": "garbage-times",
+    }
+    for text, expected in cases.items():
+        result = matcher.match(text, mode="passive")
+        assert result.entry is not None and result.entry.id == expected, text
+
+
+def test_the_group_never_gets_suggestions(matcher: Matcher) -> None:
+    for text in ["物业", "停车", "快递", "怎么办", "物业费发票抬头写什么"]:
+        assert matcher.match(text, mode="passive").decision is not Decision.SUGGEST
+
+
+def test_someone_addressing_the_bot_vaguely_gets_the_closest_questions(matcher: Matcher) -> None:
+    result = matcher.match("停车", mode="addressed")
+    assert result.decision is Decision.SUGGEST
+    assert 2 <= len(result.candidates) <= 3
+    assert all(e.id.startswith("parking") for e, _ in result.candidates[:2])
+
+
+def test_an_unknown_question_addressed_to_the_bot_is_an_honest_silence(matcher: Matcher) -> None:
+    for text in ["", "   ", "🌞🌞", "明天股票会涨吗", "asdfghjkl"]:
+        assert matcher.match(text, mode="addressed").decision is Decision.SILENT, text
+
+
+def test_messages_from_bots_and_commands_are_never_answered(matcher: Matcher) -> None:
+    assert matcher.match("物业费在哪交", from_bot=True).decision is Decision.SILENT
+    assert matcher.match("/start 物业费在哪交").decision is Decision.SILENT
+
+
+def test_a_small_knowledge_base_from_dicts_works() -> None:
+    kb = KnowledgeBase.from_entries(
+        [
+            {"id": "wifi", "questions": ["活动室的wifi密码是多少", "What is the wifi password?"], "answer": "linli2024"},
+            {"id": "bbq", "questions": ["小区可以烧烤吗", "Can we have a barbecue?"], "answer": "不可以。"},
+        ]
+    )
+    result = Matcher(kb).match("活动室wifi密码多少啊", mode="passive")
+    assert result.entry is not None and result.entry.id == "wifi"
+
+
+def test_an_empty_knowledge_base_is_always_silent() -> None:
+    result = Matcher(KnowledgeBase()).match("物业费在哪交", mode="addressed")
+    assert result.decision is Decision.SILENT and result.candidates == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200), st.sampled_from(["passive", "addressed"]))
+def test_no_input_crashes_the_matcher(matcher: Matcher, text: str, mode: str) -> None:
+    result = matcher.match(text, mode=mode)  # type: ignore[arg-type]
+    assert result.decision in set(Decision)
+    assert 0 <= result.score <= 100
+    assert mode == "addressed" or result.decision is not Decision.SUGGEST
+
+
+def test_hard_inputs_are_handled(matcher: Matcher) -> None:
+    for text in ["物业费" * 1400, "？？？！！！", "\u202e\u200b\x00\x07", "物业fee在哪交how", "🌞" * 4096]:
+        assert matcher.match(text, mode="addressed").decision in set(Decision)
+
+
+def test_five_thousand_questions_index_quickly() -> None:
+    entries = [
+        {"id": f"e{i}", "questions": [f"第{i}号楼{w}的问题{j}怎么办" for j, w in enumerate("甲乙丙丁戊")], "answer": "x"}
+        for i in range(1000)
+    ]
+    kb = KnowledgeBase.from_entries(entries)
+    start = time.perf_counter()
+    Matcher(kb)
+    assert time.perf_counter() - start < 2.0  # bench/faq_bench.py measures the real figure

@@ -1,0 +1,75 @@
+"""Normalisation: what residents type becomes comparable text, and nothing they type breaks it."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from knowledge.intent import asks_something
+from knowledge.normalize import clean, normalise
+from knowledge.phonetic import fold
+
+
+def sounds(text: str) -> tuple[str, ...]:
+    return normalise(text).tokens
+
+
+def test_traditional_full_width_and_case_are_folded() -> None:
+    assert clean("請問物業費怎麼繳？") == "请问物业费怎么缴?"
+    assert clean("ＷＩＦＩ　密码") == "wifi 密码"
+
+
+def test_synonyms_and_dialect_are_rewritten_from_the_data_tables() -> None:
+    assert normalise("管理费咋交").text == normalise("物业费怎么交").text
+    assert normalise("电瓶车在哪冲电").text == normalise("电动车哪里充电").text
+
+
+def test_fillers_go_but_question_words_stay() -> None:
+    text = normalise("那个我想问一下啊就是物业费怎么交呀").text
+    assert text == "物业费怎么交"
+    assert "哪里" in normalise("请问快递站在哪里").text
+
+
+def test_homophone_slips_sound_the_same() -> None:
+    assert sounds("物叶费") == sounds("物业费") == sounds("五业费")
+    assert sounds("停车卫") == sounds("停车位")
+    assert sounds("管里费在哪交") == sounds("物业费在哪交")  # a slip inside a synonym is caught too
+
+
+def test_fuzzy_initials_and_finals() -> None:
+    assert fold("zhang") == fold("zan") == "zan"
+    assert fold("shi") == "si" and fold("ning") == fold("lin")
+
+
+def test_invisible_control_and_bidi_characters_are_dropped() -> None:
+    assert clean("物\u200b业\u202e费\x00!") == clean("物业费")
+
+
+def test_emoji_and_punctuation_only_become_nothing() -> None:
+    assert normalise("🌞🌞👍").tokens == ()
+    assert normalise("。。。！！") .tokens == ()
+    assert clean("") == ""
+
+
+def test_english_is_stemmed_and_mapped() -> None:
+    assert sounds("Where do I put the rubbish?") == sounds("where put garbage")
+    assert sounds("the lifts") == sounds("elevator")
+
+
+def test_a_message_asks_something_or_not() -> None:
+    for text in ["物叶费在哪交啊", "电梯坏了找谁", "我想办居住证", "快递到了没", "how do I pay?", "Can I park here"]:
+        assert asks_something(clean(text)), text
+    for text in ["早上好各位邻居🌞", "物业今天把草坪修得真好看", "物业费怎么这么贵", "谢谢大家", "Thanks all"]:
+        assert not asks_something(clean(text)), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_normalises_without_error(text: str) -> None:
+    analysis = normalise(text)
+    assert len(analysis.tokens) == len(analysis.surface) == len(analysis.starts)
+
+
+def test_a_very_long_message_is_cut_not_choked_on() -> None:
+    analysis = normalise("物业费" * 1500)
+    assert 0 < len(analysis.tokens) <= 600
