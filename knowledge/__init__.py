@@ -2,7 +2,12 @@
 
 from knowledge.cooldown import AnswerCooldown
 from knowledge.entries import Entry, KnowledgeBase, Link
-from knowledge.loader import KnowledgeBaseError, check_knowledge_base, default_path, load_knowledge_base
+from knowledge.loader import (
+    KnowledgeBaseError,
+    check_knowledge_base,
+    default_path,
+    load_knowledge_base,
+)
 from knowledge.matcher import Decision, Matcher, MatchResult, Policy
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from rapidfuzz import fuzz
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["passive", "addressed"]
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     """What the bot should do with a message."""
 
     ANSWER = "answer"
@@ -31,10 +31,10 @@ class Decision(str, Enum):
 class Policy:
     """Scoring weights and decision thresholds (scores are 0-100); tuned on eval/faq_a.txt only."""
 
-    question_weight: float = 0.27  # how much of the best question the message covers
-    entry_weight: float = 0.46  # how much of the message the entry's questions and keywords explain
-    sequence_weight: float = 0.27  # rapidfuzz similarity of the sounds (order matters a little)
-    answer_passive: float = 52.0  # a group message not addressed to the bot
+    question_weight: float = 0.30  # how much of the best question the message covers
+    entry_weight: float = 0.40  # how much of the message the entry's questions and keywords explain
+    sequence_weight: float = 0.30  # rapidfuzz similarity of the sounds (order matters a little)
+    answer_passive: float = 54.0  # a group message not addressed to the bot
     margin_passive: float = 5.0  # over the runner-up entry
     answer_addressed: float = 50.0
     margin_addressed: float = 5.0

@@ -10,8 +10,8 @@ from functools import lru_cache
 import opencc
 
 from knowledge.lexicon import Lexicon, load_lexicon
-from knowledge.segment import segment
 from knowledge.phonetic import is_han, syllable
+from knowledge.segment import segment
 
 log = logging.getLogger(__name__)
 
