@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -12,6 +12,9 @@ from bot.services import Services
 from bot.services.types import Identity
 from bot.settings import Settings
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from bot.outbox import OutboxDispatcher
 
 APP_KEY = "linli"
 
@@ -24,6 +27,12 @@ class Linli:
     db: Database
     services: Services
     catalogs: Catalogs
+    outbox: OutboxDispatcher | None = None
+
+    def wake_outbox(self) -> None:
+        """Tell the dispatcher that messages were just queued (a no-op before it runs)."""
+        if self.outbox is not None:
+            self.outbox.wake()
 
 
 class LinliContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

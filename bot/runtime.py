@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -18,6 +19,7 @@ from bot.commands import COMMANDS
 from bot.context import Linli
 from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
 from bot.i18n import Catalogs
+from bot.outbox import OutboxDispatcher
 from bot.services import Services
 from bot.settings import Settings, UpdateMode
 from bot.web import build_web_app
@@ -38,6 +40,9 @@ class Runtime:
         self.db: Database | None = None
         self.sandbox: Any = None
         self.application: Application | None = None  # type: ignore[type-arg]
+        self.outbox: OutboxDispatcher | None = None
+        self._outbox_stop = asyncio.Event()
+        self._outbox_task: asyncio.Task[None] | None = None
         self._web_runner: web.AppRunner | None = None
         self.web_port: int | None = None
         self.started_at = time.monotonic()
@@ -68,10 +73,16 @@ class Runtime:
             base_file_url=file_url,
             with_updater=not self.webhook,
         )
+        self.outbox = linli.outbox = OutboxDispatcher(self.db, self.application.bot)
         await self._start_web()
         await self.application.initialize()
         await self._check_bot()
         await self.application.start()
+        await self.outbox.recover()
+        self._outbox_stop.clear()
+        self._outbox_task = asyncio.create_task(
+            self.outbox.run(self._outbox_stop), name="linli-outbox"
+        )
         if self.webhook:
             await self._set_webhook()
         else:
@@ -181,6 +192,13 @@ class Runtime:
     async def stop(self) -> None:
         """Stop the bot, the web server, the sandbox and the database, in that order."""
         app = self.application
+        if self._outbox_task is not None:
+            self._outbox_stop.set()  # a send in flight finishes and is recorded first
+            try:
+                await asyncio.wait_for(self._outbox_task, timeout=10)
+            except TimeoutError:
+                log.warning("outbox: still sending after 10 s at shutdown; stopped")
+            self._outbox_task = None
         if app is not None:
             if app.updater is not None and app.updater.running:
                 await app.updater.stop()
