@@ -71,5 +71,16 @@ async def test_a_resident_chats_with_linli_in_the_browser(linli: Linli) -> None:
             await expect(page.locator("#messages .msg.from-bot").last).to_contain_text(
                 "Linli is here", timeout=10_000
             )
+
+            # A deep-link button opens the private chat and starts it, as Telegram does.
+            await page.fill("#composer-input", "/mydata")
+            await page.click("#send-button")
+            private = page.locator("#messages button.inline-btn[data-url*='start=mydata']").last
+            await expect(private).to_be_visible(timeout=10_000)
+            await private.click()
+            await expect(page.locator("#chat-title")).to_contain_text("Linli", timeout=10_000)
+            await expect(page.locator("#messages .msg.from-bot").last).to_contain_text(
+                "302", timeout=10_000
+            )
         finally:
             await browser.close()

@@ -177,7 +177,29 @@ function renderMessage(m) {
   return node;
 }
 
+// A t.me deep link to the bot (https://t.me/<bot>?start=<payload>) does what the Telegram
+// app does: open the private chat with the bot and send "/start <payload>".
+function deepLinkPayload(url) {
+  try {
+    const link = new URL(url);
+    const bot = ui.state && ui.state.bot && ui.state.bot.username;
+    if (!bot || !["t.me", "telegram.me"].includes(link.hostname)) return null;
+    if (link.pathname.replace(/^\//, "").toLowerCase() !== bot.toLowerCase()) return null;
+    return link.searchParams.has("start") ? link.searchParams.get("start") : "";
+  } catch (e) { return null; }
+}
+
+async function followDeepLink(payload) {
+  await openChat(ui.me);
+  await sendText(payload ? `/start ${payload}` : "/start");
+}
+
 function inlineButton(message, button) {
+  if (button.url && deepLinkPayload(button.url) !== null) {
+    const payload = deepLinkPayload(button.url);
+    return el("button", { type: "button", class: "inline-btn", dataset: { url: button.url },
+      onclick: () => followDeepLink(payload) }, button.text + " ↗");
+  }
   if (button.url) return el("a", { class: "inline-btn", href: button.url, target: "_blank", rel: "noopener" }, button.text + " ↗");
   if (button.callback_data == null) return el("button", { type: "button", class: "inline-btn", disabled: "" }, button.text);
   return el("button", {
