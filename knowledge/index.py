@@ -22,6 +22,9 @@ KIND_WEIGHT = {"1": 0.3, "2": 1.0, "3": 0.4, "4": 0.4, "5": 0.35, "6": 0.7, "7":
 WORD_WEIGHT = 1.0  # an English word (or number) alone counts as much as a Chinese bigram
 UNKNOWN_WEIGHT = 0.75  # a unit no entry knows weighs this much of the rarest known unit
 MAX_POSTING_SHARE = 0.08  # units in more questions than this share do not pick candidates
+TOPIC_BOOST = 1.75  # a word/bigram unit that is part of some entry's keywords names a topic
+TOPIC_KINDS = frozenset("2467")
+TOPIC_MAX_SHARE = 0.2  # ... and is known to at most this share of the entries (怎么, 什么时候 are no topic)
 
 
 def units(analysis: Analysis) -> set[str]:
@@ -80,14 +83,21 @@ class QuestionIndex:
         self.entries: tuple[Entry, ...] = kb.entries
         analysed: list[tuple[int, str, Analysis, set[str]]] = []
         vocab: list[set[str]] = [set() for _ in self.entries]
+        topics: set[str] = set()
+        self.keyword_units: dict[str, frozenset[str]] = {}
         for e, entry in enumerate(self.entries):
+            mine: set[str] = set()
             for text in entry.questions:
                 analysis = normalise(text)
                 found = units(analysis)
                 analysed.append((e, text, analysis, found))
                 vocab[e] |= found
             for keyword in entry.keywords:
-                vocab[e] |= units(normalise(keyword))
+                found = units(normalise(keyword))
+                vocab[e] |= found
+                mine |= {u for u in found if u[0] in TOPIC_KINDS or u[:2] == "1_"}
+            self.keyword_units[entry.id] = frozenset(mine)
+            topics |= mine
         df: dict[str, int] = {}
         for found in vocab:
             for unit in found:
@@ -97,6 +107,9 @@ class QuestionIndex:
         self._unknown_idf = UNKNOWN_WEIGHT * math.log(1 + n)
         self.idf = {u: math.log(1 + n / c) for u, c in df.items()}
         self.vocab = [frozenset(v) for v in vocab]
+        common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}
+        self.topics = frozenset(topics - common)
+        self.keyword_units = {k: v - common for k, v in self.keyword_units.items()}
         self.questions: list[Question] = []
         self.postings: dict[str, list[int]] = {}
         for e, text, analysis, found in analysed:
@@ -110,6 +123,8 @@ class QuestionIndex:
     def weight(self, unit: str) -> float:
         """The weight of one unit: its kind times its IDF over entries (unknown units count fully)."""
         kind = WORD_WEIGHT if unit[0] == "1" and unit[1:2] == "_" else KIND_WEIGHT[unit[0]]
+        if unit in self.topics:
+            kind *= TOPIC_BOOST
         return kind * self.idf.get(unit, self._unknown_idf)
 
     def search(self, analysis: Analysis, limit: int = 40) -> tuple[list[Hit], dict[str, float]]:

@@ -32,10 +32,11 @@ class Policy:
     """Scoring weights and decision thresholds (scores are 0-100); tuned on eval/faq_a.txt only."""
 
     question_weight: float = 0.30  # how much of the best question the message covers
-    entry_weight: float = 0.40  # how much of the message the entry's questions and keywords explain
-    sequence_weight: float = 0.30  # rapidfuzz similarity of the sounds (order matters a little)
+    entry_weight: float = 0.45  # how much of the message the entry's questions and keywords explain
+    sequence_weight: float = 0.25  # rapidfuzz similarity of the sounds (order matters a little)
     answer_passive: float = 54.0  # a group message not addressed to the bot
     margin_passive: float = 5.0  # over the runner-up entry
+    passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     answer_addressed: float = 50.0
     margin_addressed: float = 5.0
     suggest_min: float = 30.0  # a suggestion must be at least this plausible
@@ -65,12 +66,17 @@ class Matcher:
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
+        ranked, asks, _ = self._rank(text)
+        return ranked, asks
+
+    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, frozenset[str]]:
+        """rank() and the message's topic units (units of some entry's keywords)."""
         cleaned = clean(text)
         asks = asks_something(cleaned)
         analysis = analyse(cleaned)
         hits, weights = self.index.search(analysis)
         if not hits:
-            return [], asks
+            return [], asks, frozenset()
         total = sum(weights.values())
         found = set(weights)
         sound = " ".join(analysis.tokens)
@@ -89,7 +95,11 @@ class Matcher:
             )
             best[e] = max(best.get(e, 0.0), score)
         ranked = sorted(best.items(), key=lambda item: -item[1])
-        return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks
+        # Topic units of the message; a pair split by jieba (装休) or with a character between
+        # (开个票) still names the keyword's pair.
+        topical = {u for u in found if u in self.index.topics}
+        topical |= {f"2{u[1:]}" for u in found if u[0] in "35"} & self.index.topics
+        return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks, frozenset(topical)
 
     def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
         """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""
@@ -98,7 +108,7 @@ class Matcher:
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
         if mode == "passive" and query.lstrip().startswith("/"):
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
-        ranked, asks = self.rank(query)
+        ranked, asks, topical = self._rank(query)
         top3 = ranked[:3]
         if not ranked:
             return MatchResult(query, Decision.SILENT, None, 0.0, [], asks, "nothing similar")
@@ -107,7 +117,11 @@ class Matcher:
         margin = score - runner_up
         p = self.policy
         if mode == "passive":
-            if asks and score >= p.answer_passive and margin >= p.margin_passive:
+            # In a group, answer only when the message names a topic of the entry (one of its
+            # keywords); an entry without keywords is not held to it.
+            own = self.index.keyword_units.get(entry.id)
+            on_topic = not (p.passive_needs_topic and own) or bool(topical & own)
+            if asks and on_topic and score >= p.answer_passive and margin >= p.margin_passive:
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)

@@ -102,10 +102,14 @@ def _join(surface: list[str]) -> str:
 def _resound(surface: list[str], tokens: list[str], lexicon: Lexicon) -> str | None:
     """Rewrite a synonym variant typed with one wrong homophone; the new text, or None."""
     table = _sound_rewrites(lexicon)
+    starts: tuple[bool, ...] | None = None
     for i, tok in enumerate(tokens):
         for sounds, variant, canonical in table.get(tok, ()):
             n = len(sounds)
             if tuple(tokens[i : i + n]) == sounds:
+                starts = starts or _word_starts(surface)
+                if not starts[i] or (i + n < len(starts) and not starts[i + n]):
+                    continue  # it would cut a real word: 快递显示 is not 快递箱 + 示
                 if sum(a != b for a, b in zip(surface[i : i + n], variant, strict=True)) == 1:
                     return _join(surface[:i] + [canonical] + surface[i + n :])
     return None
