@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import io
 import logging
 import signal
 import sys
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 
 from bot import __version__
 from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import StartupError
+from knowledge.cli import add_faq_commands, run_faq
 
 log = logging.getLogger("linli")
 
@@ -83,12 +86,17 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (the embedded sandbox when no token is set)")
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "current"])
+    add_faq_commands(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `linli` console script."""
     args = parser().parse_args(argv)
+    if args.command == "faq":  # needs no configuration: it reads files and stdin only
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(encoding="utf-8")
+        return run_faq(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -102,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_db(settings, args.action))
     except KeyboardInterrupt:
         return 130
+    except StartupError as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
             raise

@@ -23,6 +23,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", N_("Start talking with Linli")),
     CommandSpec("help", N_("What I can do for you")),
     CommandSpec("language", N_("Choose your language / 选择语言")),
+    CommandSpec("ask", N_("Ask me a question, e.g. /ask 物业费在哪交")),
     CommandSpec("mydata", N_("See what Linli keeps about you")),
     CommandSpec("forgetme", N_("Delete what Linli keeps about you")),
     CommandSpec("setup", N_("Register this group with a community"), Role.STAFF, "group"),
@@ -30,6 +31,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "volunteer", N_("Make someone a volunteer (reply to them or name them)"), Role.STAFF
     ),
     CommandSpec("staff", N_("Make someone staff (reply to them or name them)"), Role.ADMIN),
+    CommandSpec(
+        "faq", N_("Knowledge base: search, add, edit, delete, import, export, gaps"), Role.STAFF
+    ),
 )
 
 

@@ -22,7 +22,9 @@ from bot.i18n import Catalogs
 from bot.outbox import OutboxDispatcher
 from bot.services import Services
 from bot.settings import Settings, UpdateMode
+from bot.startup import StartupError
 from bot.web import build_web_app
+from knowledge import check_knowledge_base
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class Runtime:
         self.outbox: OutboxDispatcher | None = None
         self._outbox_stop = asyncio.Event()
         self._outbox_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
         self._web_runner: web.AppRunner | None = None
         self.web_port: int | None = None
         self.started_at = time.monotonic()
@@ -65,7 +68,9 @@ class Runtime:
         if settings.sandbox:
             await self._start_sandbox()
         token, base_url, file_url = self._endpoints()
-        linli = Linli(settings, self.db, Services.build(self.db, settings), Catalogs())
+        services = Services.build(self.db, settings)
+        self._check_knowledge(services.faq.base_paths)
+        linli = Linli(settings, self.db, services, Catalogs())
         self.application = build_application(
             linli,
             token=token,
@@ -92,6 +97,19 @@ class Runtime:
             )
         self.ready_seconds = time.monotonic() - self.started_at
         log.info("Linli is ready in %.2f s", self.ready_seconds)
+        # The matcher is built off the event loop; the first question waits for it if needed.
+        self._warm_task = asyncio.create_task(services.faq.warm(), name="linli-faq-warm")
+
+    @staticmethod
+    def _check_knowledge(paths: list[Any]) -> None:
+        kb, problems = check_knowledge_base(paths)
+        if kb is None:
+            shown = "\n  ".join(problems[:20])
+            more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+            raise StartupError(
+                f"the knowledge base has {len(problems)} problem(s); fix them or LINLI_KNOWLEDGE_PATHS "
+                f"(check with `linli faq check PATH`):\n  {shown}{more}"
+            )
 
     async def _start_sandbox(self) -> None:
         from bot.sandbox import SandboxServer, World  # the sandbox is only needed without a token
@@ -192,6 +210,8 @@ class Runtime:
     async def stop(self) -> None:
         """Stop the bot, the web server, the sandbox and the database, in that order."""
         app = self.application
+        if self._warm_task is not None and not self._warm_task.done():
+            self._warm_task.cancel()
         if self._outbox_task is not None:
             self._outbox_stop.set()  # a send in flight finishes and is recorded first
             try:

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", alias="LINLI_TIMEZONE")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="LINLI_ADMIN_IDS")
     log_level: str = Field(default="INFO", alias="LINLI_LOG_LEVEL")
+    knowledge_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, alias="LINLI_KNOWLEDGE_PATHS"
+    )
+    faq_cooldown_minutes: float = Field(default=10, ge=0, le=1440, alias="LINLI_FAQ_COOLDOWN_MINUTES")
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -54,6 +58,21 @@ class Settings(BaseSettings):
             return [p for p in parts if p]
         if isinstance(value, int):
             return [value]
+        return value
+
+    @field_validator("knowledge_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("knowledge_paths")
+    @classmethod
+    def _paths_exist(cls, value: list[Path]) -> list[Path]:
+        missing = [str(p) for p in value if not p.exists()]
+        if missing:
+            raise ValueError(f"no such file or folder: {', '.join(missing)}")
         return value
 
     @field_validator("default_language")

@@ -190,3 +190,56 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class FaqEntry(Base):
+    """A community's own knowledge-base entry, added or overriding the default by id."""
+
+    __tablename__ = "faq_entries"
+    __table_args__ = (UniqueConstraint("community_id", "entry_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    entry_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deleted: Mapped[bool] = mapped_column(default=False)
+    updated_by: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FaqQuery(Base):
+    """A question Linli answered, suggested for, or could not answer when addressed."""
+
+    __tablename__ = "faq_queries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    chat_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(12))
+    decision: Mapped[str] = mapped_column(String(12), index=True)
+    entry_id: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(default=0.0)
+    candidates: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    resolved_entry_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class FaqFeedback(Base):
+    """A 👍 or 👎 on one answer, one per person and answer."""
+
+    __tablename__ = "faq_feedback"
+    __table_args__ = (UniqueConstraint("query_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query_id: Mapped[int] = mapped_column(ForeignKey("faq_queries.id", ondelete="CASCADE"))
+    entry_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    vote: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

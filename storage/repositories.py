@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -15,6 +15,9 @@ from storage.models import (
     ChatKind,
     ChatMember,
     Community,
+    FaqEntry,
+    FaqFeedback,
+    FaqQuery,
     Membership,
     OutboxMessage,
     OutboxStatus,
@@ -383,3 +386,99 @@ class OutboxRepository(_Repository):
             )
             .values(chat_telegram_id=new_chat)
         )
+
+
+class FaqRepository(_Repository):
+    """A community's own knowledge-base entries, the questions asked, and feedback."""
+
+    async def entries(self, community_id: int) -> Sequence[FaqEntry]:
+        """The community's stored entries (including deletions of default ones)."""
+        stmt = select(FaqEntry).where(FaqEntry.community_id == community_id).order_by(FaqEntry.id)
+        return (await self.session.scalars(stmt)).all()
+
+    async def put_entry(
+        self,
+        community_id: int,
+        entry_id: str,
+        data: dict,
+        user_id: int | None,
+        *,
+        deleted: bool = False,
+    ) -> FaqEntry:
+        """Add or replace the community's entry `entry_id` (or mark it deleted)."""
+        stmt = select(FaqEntry).where(
+            FaqEntry.community_id == community_id, FaqEntry.entry_id == entry_id
+        )
+        row = (await self.session.scalars(stmt)).first()
+        if row is None:
+            row = FaqEntry(community_id=community_id, entry_id=entry_id)
+            self.session.add(row)
+        row.data, row.deleted, row.updated_by, row.updated_at = data, deleted, user_id, utcnow()
+        await self.session.flush()
+        return row
+
+    async def log_query(self, query: FaqQuery) -> FaqQuery:
+        """Record a question Linli handled."""
+        self.session.add(query)
+        await self.session.flush()
+        return query
+
+    async def query(self, query_id: int) -> FaqQuery | None:
+        """One recorded question."""
+        return await self.session.get(FaqQuery, query_id)
+
+    async def vote(self, query_id: int, entry_id: str, user_id: int, vote: int) -> bool:
+        """Record a 👍/👎; a person's second vote on the same answer replaces the first."""
+        stmt = select(FaqFeedback).where(
+            FaqFeedback.query_id == query_id, FaqFeedback.user_id == user_id
+        )
+        row = (await self.session.scalars(stmt)).first()
+        if row is not None:
+            changed = row.vote != vote
+            row.vote = vote
+            return changed
+        self.session.add(
+            FaqFeedback(query_id=query_id, entry_id=entry_id, user_id=user_id, vote=vote)
+        )
+        await self.session.flush()
+        return True
+
+    async def votes(self, entry_ids: Sequence[str] | None = None) -> dict[str, tuple[int, int]]:
+        """(👍, 👎) counts per entry id."""
+        up = func.sum(case((FaqFeedback.vote > 0, 1), else_=0))
+        down = func.sum(case((FaqFeedback.vote < 0, 1), else_=0))
+        stmt = select(FaqFeedback.entry_id, up, down).group_by(FaqFeedback.entry_id)
+        if entry_ids is not None:
+            stmt = stmt.where(FaqFeedback.entry_id.in_(entry_ids))
+        return {
+            e: (int(u or 0), int(d or 0)) for e, u, d in (await self.session.execute(stmt)).all()
+        }
+
+    async def gaps(self, community_id: int, limit: int = 10) -> list[tuple[str, int, int]]:
+        """The most asked unanswered questions: (text, times asked, latest query id)."""
+        stmt = (
+            select(FaqQuery.text, func.count(), func.max(FaqQuery.id))
+            .where(
+                FaqQuery.community_id == community_id,
+                FaqQuery.decision == "silent",
+                FaqQuery.resolved_entry_id.is_(None),
+            )
+            .group_by(FaqQuery.text)
+            .order_by(func.count().desc(), func.max(FaqQuery.id).desc())
+            .limit(limit)
+        )
+        return [(t, int(n), int(i)) for t, n, i in (await self.session.execute(stmt)).all()]
+
+    async def resolve_gap(self, community_id: int, text: str, entry_id: str) -> int:
+        """Mark every unanswered query with this text as answered by `entry_id`."""
+        result = await self.session.execute(
+            update(FaqQuery)
+            .where(
+                FaqQuery.community_id == community_id,
+                FaqQuery.text == text,
+                FaqQuery.decision == "silent",
+                FaqQuery.resolved_entry_id.is_(None),
+            )
+            .values(resolved_entry_id=entry_id)
+        )
+        return result.rowcount or 0

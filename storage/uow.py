@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     ChatRepository,
     CommunityRepository,
+    FaqRepository,
     MembershipRepository,
     OutboxRepository,
     RosterRepository,
@@ -34,6 +35,7 @@ class UnitOfWork:
         self.roster = RosterRepository(self.session)
         self.updates = UpdateRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.faq = FaqRepository(self.session)
         return self
 
     async def __aexit__(

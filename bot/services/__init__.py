@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.services.faq import FaqService
 from bot.services.groups import GroupService
 from bot.services.people import PeopleService
 from bot.services.privacy import PrivacyService
@@ -20,6 +21,7 @@ class Services:
     groups: GroupService
     roles: RoleService
     privacy: PrivacyService
+    faq: FaqService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -30,4 +32,5 @@ class Services:
             groups=GroupService(db, settings, roles),
             roles=roles,
             privacy=PrivacyService(db, settings),
+            faq=FaqService(db, settings, roles),
         )

@@ -89,6 +89,16 @@ class PeopleService:
                 global_admin=global_admin,
             )
 
+    async def language_of(self, user_id: int) -> str:
+        """The language to write to someone in when they are not the one writing."""
+        async with self.db.uow() as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            return self.settings.default_language
+        return choose_language(
+            user.language, user.telegram_language, self.settings.default_language
+        )
+
     async def set_language(self, user_id: int, language: str) -> str | None:
         """Remember the user's language; None if it is not supported."""
         normalized = normalize_language(language)

@@ -15,6 +15,20 @@ async def test_migrations_reach_the_newest_revision(database: Database) -> None:
     assert await database.current_revision() == Database.head_revision()
 
 
+async def test_the_migrations_create_exactly_what_the_models_describe(database: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    def differences(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with database.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+
+
 async def test_users_keep_64_bit_ids_and_aware_utc_times(database: Database) -> None:
     async with database.uow() as uow:
         await uow.users.upsert(
