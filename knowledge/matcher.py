@@ -34,7 +34,8 @@ class Policy:
     question_weight: float = 0.30  # how much of the best question the message covers
     entry_weight: float = 0.45  # how much of the message the entry's questions and keywords explain
     sequence_weight: float = 0.25  # rapidfuzz similarity of the sounds (order matters a little)
-    answer_passive: float = 54.0  # a group message not addressed to the bot
+    topic_penalty: float = 0.3  # share of the score lost when the entry lacks the message's main topic word
+    answer_passive: float = 52.0  # a group message not addressed to the bot
     margin_passive: float = 5.0  # over the runner-up entry
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     answer_addressed: float = 50.0
@@ -79,26 +80,35 @@ class Matcher:
             return [], asks, frozenset()
         total = sum(weights.values())
         found = set(weights)
+        # Topic units of the message; a pair split by jieba (装休) or with a character between
+        # (开个票) still names the keyword's pair.
+        topical = {u for u in found if u in self.index.topics}
+        topical |= {f"2{u[1:]}" for u in found if u[0] in "35"} & self.index.topics
+        topic_weights = {u: self.index.weight(u) for u in topical}
+        topic_total = max(topic_weights.values(), default=0.0)
         sound = " ".join(analysis.tokens)
         best: dict[int, float] = {}
         explained: dict[int, float] = {}
+        on_topic: dict[int, float] = {}
         policy = self.policy
         for hit in hits:
             e = hit.question.entry
             if e not in explained:
                 explained[e] = sum(weights[u] for u in found & self.index.vocab[e]) / total
+                mine = self.index.keyword_units[self.index.entries[e].id]
+                on_topic[e] = (
+                    max((topic_weights[u] for u in topical & mine), default=0.0) / topic_total
+                    if topic_total and mine
+                    else 1.0
+                )
             similarity = fuzz.ratio(sound, hit.question.sound) / 100.0
             score = 100.0 * (
                 policy.question_weight * hit.of_question
                 + policy.entry_weight * explained[e]
                 + policy.sequence_weight * similarity
-            )
+            ) * (1.0 - policy.topic_penalty * (1.0 - on_topic[e]))
             best[e] = max(best.get(e, 0.0), score)
         ranked = sorted(best.items(), key=lambda item: -item[1])
-        # Topic units of the message; a pair split by jieba (装休) or with a character between
-        # (开个票) still names the keyword's pair.
-        topical = {u for u in found if u in self.index.topics}
-        topical |= {f"2{u[1:]}" for u in found if u[0] in "35"} & self.index.topics
         return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks, frozenset(topical)
 
     def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
