@@ -106,6 +106,7 @@ class QuestionIndex:
         self._n = n
         self._unknown_idf = UNKNOWN_WEIGHT * math.log(1 + n)
         self.idf = {u: math.log(1 + n / c) for u, c in df.items()}
+        self._weights: dict[str, float] = {}
         self.vocab = [frozenset(v) for v in vocab]
         common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}
         self.topics = frozenset(topics - common)
@@ -122,10 +123,16 @@ class QuestionIndex:
 
     def weight(self, unit: str) -> float:
         """The weight of one unit: its kind times its IDF over entries (unknown units count fully)."""
+        known = self._weights.get(unit)
+        if known is not None:
+            return known
         kind = WORD_WEIGHT if unit[0] == "1" and unit[1:2] == "_" else KIND_WEIGHT[unit[0]]
         if unit in self.topics:
             kind *= TOPIC_BOOST
-        return kind * self.idf.get(unit, self._unknown_idf)
+        value = kind * self.idf.get(unit, self._unknown_idf)
+        if unit in self.idf:
+            self._weights[unit] = value  # known units only: the cache stays as big as the index
+        return value
 
     def search(self, analysis: Analysis, limit: int = 40) -> tuple[list[Hit], dict[str, float]]:
         """The questions that share the most weight with a message, best first, and its unit weights."""
