@@ -96,3 +96,25 @@ def test_five_thousand_questions_index_quickly() -> None:
     start = time.perf_counter()
     Matcher(kb)
     assert time.perf_counter() - start < 2.0  # bench/faq_bench.py measures the real figure
+
+
+def test_entries_one_topic_character_apart_are_told_apart(matcher: Matcher) -> None:
+    for text, expected in [("怎么突然停水了", "water-outage"), ("怎么突然停电了呀", "power-outage")]:
+        result = matcher.match(text, mode="passive")
+        assert result.entry is not None and result.entry.id == expected, text
+
+
+def test_a_group_answer_needs_the_entry_s_topic(matcher: Matcher) -> None:
+    # A question that only shares its frame (几点开始) with an entry gets no reply in a group.
+    assert matcher.match("谁知道今晚球赛几点开始", mode="passive").decision is Decision.SILENT
+
+
+def test_entries_without_keywords_can_still_be_answered() -> None:
+    kb = KnowledgeBase.from_entries(
+        [
+            {"id": "gym", "questions": ["健身房几点开门", "When does the gym open?"], "answer": "7点。", "keywords": []},
+            {"id": "fee", "questions": ["物业费在哪交", "Where do I pay?"], "answer": "一楼。", "keywords": ["物业费"]},
+        ]
+    )
+    result = Matcher(kb).match("健身房几点开门啊", mode="passive")
+    assert result.entry is not None and result.entry.id == "gym"

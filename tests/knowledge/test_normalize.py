@@ -73,3 +73,15 @@ def test_any_text_normalises_without_error(text: str) -> None:
 def test_a_very_long_message_is_cut_not_choked_on() -> None:
     analysis = normalise("物业费" * 1500)
     assert 0 < len(analysis.tokens) <= 600
+
+
+def test_a_homophone_rewrite_does_not_cut_a_real_word() -> None:
+    assert "显示" in normalise("快递显示签收了").text  # not 快递箱 (快递柜) + 示
+    assert "物业费" in normalise("管里费在哪交").text
+
+
+def test_english_questions_in_the_middle_and_cries_for_help() -> None:
+    for text in ["my toilet is blocked, can someone fix it", "got a weird call, is it a scam", "stuck in the lift help"]:
+        assert asks_something(clean(text)), text
+    for text in ["thanks everyone for the help", "感谢物业师傅帮我修好了水管"]:
+        assert not asks_something(clean(text)), text
