@@ -14,12 +14,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import UTCDateTime, utcnow
+from storage.types import SafeText, UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -91,15 +90,15 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    first_name: Mapped[str] = mapped_column(String(128), default="")
-    last_name: Mapped[str | None] = mapped_column(String(128))
-    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    first_name: Mapped[str] = mapped_column(SafeText(128), default="")
+    last_name: Mapped[str | None] = mapped_column(SafeText(128))
+    username: Mapped[str | None] = mapped_column(SafeText(64), index=True)
     telegram_language: Mapped[str | None] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(8))
-    building: Mapped[str | None] = mapped_column(String(32))
-    unit: Mapped[str | None] = mapped_column(String(32))
-    room: Mapped[str | None] = mapped_column(String(32))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    building: Mapped[str | None] = mapped_column(SafeText(32))
+    unit: Mapped[str | None] = mapped_column(SafeText(32))
+    room: Mapped[str | None] = mapped_column(SafeText(32))
+    phone: Mapped[str | None] = mapped_column(SafeText(32))
     private_chat_open: Mapped[bool] = mapped_column(default=False)
     blocked_bot: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -119,7 +118,7 @@ class Chat(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
     type: Mapped[str] = mapped_column(String(16))
-    title: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(SafeText(255))
     kind: Mapped[ChatKind] = mapped_column(_enum(ChatKind), default=ChatKind.UNREGISTERED)
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("communities.id", ondelete="SET NULL"), index=True
@@ -189,7 +188,7 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(SafeText())
 
 
 class FaqEntry(Base):
@@ -221,7 +220,7 @@ class FaqQuery(Base):
     user_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SafeText())
     mode: Mapped[str] = mapped_column(String(12))
     decision: Mapped[str] = mapped_column(String(12), index=True)
     entry_id: Mapped[str | None] = mapped_column(String(64))

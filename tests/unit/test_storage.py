@@ -117,3 +117,20 @@ async def test_forgetting_a_user_removes_roles_and_roster(database: Database) ->
         assert chat is not None and chat.kind is ChatKind.RESIDENTS
         assert await uow.roster.members(chat.id) == []
         assert await uow.memberships.holders(community.id, Role.RESIDENT) == []
+
+
+async def test_hostile_names_are_stored_cleaned_and_cut_to_fit(database: Database) -> None:
+    async with database.uow() as uow:
+        await uow.users.upsert(
+            42,
+            first_name="王\x00阿姨\ud800" + "长" * 300,
+            last_name=None,
+            username="x\x00y",
+            telegram_language=None,
+        )
+        await uow.commit()
+    async with database.uow() as uow:
+        user = await uow.users.get(42)
+        assert user is not None
+        assert user.first_name.startswith("王阿姨?长") and 120 < len(user.first_name) <= 128
+        assert user.username == "xy"
