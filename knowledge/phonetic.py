@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import unicodedata
+from pathlib import Path
 
-from pypinyin.pinyin_dict import pinyin_dict
+
+def _load_pinyin_dict() -> dict[int, str]:
+    """pypinyin's single-character readings, read from its data file.
+
+    Importing `pypinyin` itself also loads its phrase dictionary (about 56 MiB and 0.1 s)
+    that Linli never uses; finding the package does not import it.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("pypinyin is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    with (folder / "pinyin_dict.json").open(encoding="utf-8") as fh:
+        return {int(code): readings for code, readings in json.load(fh).items()}
+
+
+pinyin_dict = _load_pinyin_dict()
 
 # Pinyin typists and southern speakers confuse these; both sides are folded the same way.
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
