@@ -142,3 +142,19 @@ async def test_addressed_nonsense_gets_a_polite_answer_and_bothers_nobody(linli:
     await linli.settle()
     staff_after = await linli.sandbox.transcript(STAFF_GROUP)
     assert len(staff_after) - staff_before <= 1  # at most the 4096-character one is forwarded
+
+
+async def test_another_bots_question_is_never_answered(linli: Linli) -> None:
+    other_bot = {
+        "id": 7100000001,
+        "first_name": "天气机器人",
+        "username": "weather_bot",
+        "is_bot": True,
+    }
+    await linli.sandbox.post("/sandbox/api/users", other_bot)
+    await linli.sandbox.post(
+        "/sandbox/api/members",
+        {"chat_id": RESIDENTS_GROUP, "user_id": other_bot["id"], "action": "add"},
+    )
+    sent = await linli.sandbox.send(RESIDENTS_GROUP, other_bot["id"], "物业费在哪交啊？")
+    assert await linli.silent_after(RESIDENTS_GROUP, sent)
