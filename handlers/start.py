@@ -58,8 +58,8 @@ def welcome_text(update: Update, context: LinliContext) -> str:
     lines = [
         context.tr("Hello {name}! I am Linli (邻里), your community's assistant.", name=name),
         context.tr(
-            "Ask me about fees, rubbish sorting, parking, parcels and more; report a repair; "
-            "ask neighbours for help; and read the committee's notices."
+            "Ask me about fees, rubbish sorting, parking, parcels and more: write your question "
+            "here. In the group, mention me or use /ask."
         ),
     ]
     identity = context.identity
