@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 4096
 STORED_QUESTION_CHARS = 1000
 NEW_ID_PREFIX = "c"
+OPEN_GAPS_COUNTED = 1000
 
 
 class Mode(enum.StrEnum):
@@ -81,6 +82,24 @@ class Gap:
     community_id: int | None
     staff_chats: list[int]
     language: str
+
+
+@dataclass(frozen=True)
+class FaqStats:
+    """How big a community's knowledge base is, and how many questions wait for an answer."""
+
+    entries: int
+    questions: int
+    open_gaps: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import changed: new entries, changed ones, and those already the same."""
+
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
 
 
 @dataclass(frozen=True)
@@ -342,7 +361,7 @@ class FaqService:
             return GapAnswer(GapOutcome.NOT_STAFF)
         kb, _ = await self.knowledge(query.community_id)
         data = {
-            "id": self._new_id(kb, query.text),
+            "id": self.new_id(kb, query.text),
             "questions": [query.text],
             "answer": answer.strip(),
         }
@@ -362,7 +381,7 @@ class FaqService:
         return bool(roles & {Role.STAFF, Role.ADMIN})
 
     @staticmethod
-    def _new_id(kb: KnowledgeBase, text: str) -> str:
+    def new_id(kb: KnowledgeBase, text: str) -> str:
         """A fresh entry id: c-<ascii words of the question or 'entry'>-<n>."""
         words = re.findall(r"[a-z0-9]+", text.lower())[:4]
         stem = f"{NEW_ID_PREFIX}-{'-'.join(words) or 'entry'}"[:40]
@@ -434,6 +453,109 @@ class FaqService:
             await uow.commit()
         self._forget(community_id)
         return len(imported)
+
+    async def stats(self, community_id: int) -> FaqStats:
+        """Entries and questions of the community's knowledge base, and its open gaps."""
+        kb, _ = await self.knowledge(community_id)
+        gaps = await self.gaps(community_id, limit=OPEN_GAPS_COUNTED)
+        return FaqStats(len(kb), kb.question_count(), len(gaps))
+
+    async def add_entry(
+        self, community_id: int, questions: Sequence[str], answer: str, user_id: int | None
+    ) -> Entry:
+        """A new entry of the community with a fresh id; raises KnowledgeBaseError."""
+        kb, _ = await self.knowledge(community_id)
+        english = [q for q in questions if q.isascii()]
+        data = {
+            "id": self.new_id(kb, (english or list(questions) or [""])[0]),
+            "questions": [q.strip() for q in questions],
+            "answer": answer.strip(),
+        }
+        return await self.save_entry(community_id, data, user_id)
+
+    async def edit_answer(
+        self,
+        community_id: int,
+        entry_id: str,
+        answer: str,
+        user_id: int | None,
+        language: str | None = None,
+    ) -> Entry | None:
+        """Replace an entry's answer (or its answer in `language`), keeping its questions.
+
+        None when there is no such entry; raises KnowledgeBaseError for a bad answer. A
+        shared entry edited this way becomes the community's own version of it.
+        """
+        entry = await self.entry(community_id, entry_id)
+        if entry is None:
+            return None
+        data = _as_data(entry)
+        if language:
+            data["answers"] = {**data.get("answers", {}), language: answer.strip()}
+        else:
+            data["answer"] = answer.strip()
+        return await self.save_entry(community_id, data, user_id)
+
+    async def add_question(
+        self, community_id: int, entry_id: str, question: str, user_id: int | None
+    ) -> Entry | None:
+        """Add a phrasing to an entry; None when there is no such entry."""
+        entry = await self.entry(community_id, entry_id)
+        if entry is None:
+            return None
+        data = _as_data(entry)
+        data["questions"] = [*data["questions"], question.strip()]
+        return await self.save_entry(community_id, data, user_id)
+
+    async def import_problems(
+        self, community_id: int, items: Sequence[dict[str, Any]], source: str
+    ) -> list[str]:
+        """What importing these entries would break in the community's knowledge base
+        (duplicate questions with other entries); nothing is written."""
+        kb, _ = await self.knowledge(community_id)
+        ids = {str(item.get("id")) for item in items}
+        try:
+            KnowledgeBase.from_entries(
+                [_as_data(e) for e in kb.entries if e.id not in ids] + list(items), source=source
+            )
+        except KnowledgeBaseError as exc:
+            return exc.problems
+        return []
+
+    async def import_changes(
+        self,
+        community_id: int,
+        items: Sequence[dict[str, Any]],
+        user_id: int | None,
+        source: str,
+    ) -> ImportResult:
+        """Import entries, all or nothing, storing only those that differ from the ones in
+        use; raises KnowledgeBaseError naming every problem."""
+        checked = KnowledgeBase.from_entries(list(items), source=source)
+        kb, _ = await self.knowledge(community_id)
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged: list[str] = []
+        changed_items: list[dict[str, Any]] = []
+        for entry, data in zip(checked.entries, items, strict=True):
+            current = kb.get(entry.id)
+            if current is None:
+                added.append(entry.id)
+            elif _as_data(current) == _as_data(entry):
+                unchanged.append(entry.id)
+                continue
+            else:
+                updated.append(entry.id)
+            changed_items.append(data)
+        if changed_items:
+            await self.import_entries(community_id, changed_items, user_id, source)
+            async with self.db.uow() as uow:
+                for entry in checked.entries:
+                    if entry.id in added or entry.id in updated:
+                        for question in entry.questions:
+                            await uow.faq.resolve_gap(community_id, question, entry.id)
+                await uow.commit()
+        return ImportResult(added, updated, unchanged)
 
     async def export(self, community_id: int | None) -> list[dict[str, Any]]:
         """The community's whole knowledge base as plain dicts, in the YAML format."""
