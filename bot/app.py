@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import APP_KEY, Linli, LinliContext
-from handlers import fallback, faq, groups, language, privacy, roles, start, tracking
+from handlers import fallback, faq, faq_admin, groups, language, privacy, roles, start, tracking
 
 # Order matters within a handler group: features first, catch-alls (fallback) last.
-FEATURES = (tracking, start, language, privacy, groups, roles, faq, fallback)
+FEATURES = (tracking, start, language, privacy, groups, roles, faq_admin, faq, fallback)
 
 
 def build_application(

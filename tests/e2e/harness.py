@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,36 @@ class SandboxClient:
             json={"chat_id": chat_id, "user_id": user_id, "text": text, **extra},
         )
         return int(body["message_id"])
+
+    async def send_document(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        caption: str = "",
+        **extra: Any,
+    ) -> int:
+        """A user sends a file (with an optional caption); returns its message_id."""
+        body = await self._ok(
+            "POST",
+            "/sandbox/api/send",
+            json={
+                "chat_id": chat_id,
+                "user_id": user_id,
+                "document": base64.b64encode(data).decode(),
+                "file_name": file_name,
+                "caption": caption,
+                **extra,
+            },
+        )
+        return int(body["message_id"])
+
+    async def download(self, file_id: str) -> bytes:
+        """The bytes of a file sent in a chat (a document or photo)."""
+        async with self.http.get(f"{self.base_url}/sandbox/api/file/{file_id}") as response:
+            assert response.status == 200, f"file {file_id} -> {response.status}"
+            return await response.read()
 
     async def press(self, chat_id: int, user_id: int, message_id: int, data: str) -> dict[str, Any]:
         """A user presses an inline button."""
