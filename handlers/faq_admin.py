@@ -32,6 +32,7 @@ from bot.i18n import N_
 from handlers import faq as resident_faq
 from handlers.common import command, escape, person, reply
 from knowledge import Entry, KnowledgeBaseError
+from storage.models import ChatKind
 
 log = logging.getLogger(__name__)
 
@@ -447,6 +448,10 @@ async def on_document(update: Update, context: LinliContext) -> None:
     message = update.message
     if message is None or message.from_user is None or message.document is None:
         return
+    found = IMPORT_CAPTION.match(message.caption or "")
+    target = (found.group(1) or "")[1:] if found else ""
+    if target and target.lower() != (context.bot.username or "").lower():
+        return  # /faq@another_bot import
     community_id = await _community(message, context)
     if community_id is None:
         return
@@ -576,6 +581,16 @@ async def _reload(
 async def _gaps(
     message: Message, context: LinliContext, community_id: int, args: str, body: str
 ) -> None:
+    kind = context.identity.chat_kind if context.identity else None
+    if message.chat.type != "private" and kind is not ChatKind.STAFF:
+        # residents' questions (some asked in private) are not shown in their group
+        await reply(
+            message,
+            context.tr(
+                "Unanswered questions are shown only in the staff group or in a private chat."
+            ),
+        )
+        return
     gaps = await context.services.faq.gaps(community_id, GAPS_SHOWN)
     if not gaps:
         await reply(message, context.tr("No unanswered questions. 🎉"))

@@ -204,6 +204,11 @@ async def test_broken_files_are_refused_with_a_report_and_nothing_changes(linli:
     [report] = await _import(linli, duplicate.encode(), "dup.csv")
     assert "property-fee-payment" in report["text"]
 
+    other = await linli.sandbox.send_document(
+        STAFF_GROUP, ZHANG, b"id,questions,answer\n", "x.csv", caption="/faq@other_bot import"
+    )
+    assert await linli.silent_after(STAFF_GROUP, other)
+
     [report] = await _import(linli, b" \r\n\n", "empty.csv")
     assert report["text"] == "没有导入任何内容。\n文件 empty.csv 是空的。"
 
@@ -230,6 +235,8 @@ async def test_an_export_imports_back_unchanged(linli: Linli) -> None:
 
 async def test_gaps_list_unanswered_questions_with_the_add_as_faq_flow(linli: Linli) -> None:
     assert "没有未回答的问题" in text_of(await linli.say(STAFF_GROUP, ZHANG, "/faq gaps"))
+    hidden = text_of(await linli.say(RESIDENTS_GROUP, ZHANG, "/faq gaps"))
+    assert hidden == "未回答的问题只在工作群或私聊中显示。"
     await linli.say(WANG, WANG, UNCOVERED)
     await linli.say(LI, LI, UNCOVERED)
     [gaps] = await linli.say(STAFF_GROUP, ZHANG, "/faq gaps")
@@ -244,6 +251,8 @@ async def test_gaps_list_unanswered_questions_with_the_add_as_faq_flow(linli: Li
     )
     assert "已加入知识库" in text_of(confirm)
     assert "没有未回答的问题" in text_of(await linli.say(STAFF_GROUP, ZHANG, "/faq gaps"))
+    hidden = text_of(await linli.say(RESIDENTS_GROUP, ZHANG, "/faq gaps"))
+    assert hidden == "未回答的问题只在工作群或私聊中显示。"
 
 
 async def test_the_list_pages_with_buttons(linli: Linli) -> None:
