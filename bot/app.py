@@ -5,10 +5,34 @@ from __future__ import annotations
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import APP_KEY, Linli, LinliContext
-from handlers import fallback, faq, faq_admin, groups, language, privacy, roles, start, tracking
+from handlers import (
+    dialogs,
+    fallback,
+    faq,
+    faq_admin,
+    groups,
+    language,
+    privacy,
+    repair,
+    roles,
+    start,
+    tracking,
+)
 
 # Order matters within a handler group: features first, catch-alls (fallback) last.
-FEATURES = (tracking, start, language, privacy, groups, roles, faq_admin, faq, fallback)
+FEATURES = (
+    tracking,
+    dialogs,
+    start,
+    language,
+    privacy,
+    groups,
+    roles,
+    repair,
+    faq_admin,
+    faq,
+    fallback,
+)
 
 
 def build_application(

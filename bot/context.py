@@ -15,6 +15,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.outbox import OutboxDispatcher
+    from bot.ticker import Ticker
 
 APP_KEY = "linli"
 
@@ -28,6 +29,7 @@ class Linli:
     services: Services
     catalogs: Catalogs
     outbox: OutboxDispatcher | None = None
+    ticker: Ticker | None = None
 
     def wake_outbox(self) -> None:
         """Tell the dispatcher that messages were just queued (a no-op before it runs)."""

@@ -15,6 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.app import build_application
+from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS
 from bot.context import Linli
 from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
@@ -23,6 +24,7 @@ from bot.outbox import OutboxDispatcher
 from bot.services import Services
 from bot.settings import Settings, UpdateMode
 from bot.startup import StartupError
+from bot.ticker import TICK_SECONDS, Ticker
 from bot.web import build_web_app
 from knowledge import check_knowledge_base
 from storage.db import Database
@@ -34,9 +36,18 @@ class Runtime:
     """One running Linli: owns every resource and releases them in reverse order."""
 
     def __init__(
-        self, settings: Settings, *, world: dict[str, Any] | None = None, seed: bool = True
+        self,
+        settings: Settings,
+        *,
+        world: dict[str, Any] | None = None,
+        seed: bool = True,
+        clock: Clock | None = None,
+        tick_seconds: float | None = TICK_SECONDS,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.ticker = Ticker(self.clock)
+        self.tick_seconds = tick_seconds
         self.world = world
         self.seed = seed
         self.db: Database | None = None
@@ -68,9 +79,9 @@ class Runtime:
         if settings.sandbox:
             await self._start_sandbox()
         token, base_url, file_url = self._endpoints()
-        services = Services.build(self.db, settings)
+        services = Services.build(self.db, settings, self.clock)
         self._check_knowledge(services.faq.base_paths)
-        linli = Linli(settings, self.db, services, Catalogs())
+        linli = Linli(settings, self.db, services, Catalogs(), ticker=self.ticker)
         self.application = build_application(
             linli,
             token=token,
@@ -95,6 +106,9 @@ class Runtime:
             await self.application.updater.start_polling(
                 allowed_updates=Update.ALL_TYPES, drop_pending_updates=False
             )
+        self.ticker.after_tick(linli.wake_outbox)
+        if self.tick_seconds:
+            self.ticker.start(self.tick_seconds)
         self.ready_seconds = time.monotonic() - self.started_at
         log.info("Linli is ready in %.2f s", self.ready_seconds)
         # The matcher is built off the event loop; the first question waits for it if needed.
@@ -210,6 +224,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop the bot, the web server, the sandbox and the database, in that order."""
         app = self.application
+        self.ticker.stop()
         if self._warm_task is not None and not self._warm_task.done():
             self._warm_task.cancel()
         if self._outbox_task is not None:

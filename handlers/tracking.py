@@ -1,8 +1,10 @@
-"""Runs before every feature (group -1): skip repeats, record who wrote where, set identity."""
+"""Runs before every feature (group -10): skip repeats, record who wrote where, set identity."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
@@ -10,6 +12,8 @@ from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 from bot.context import LinliContext
 from handlers.common import chat_ref, is_impersonal, person, reply
 
+KEEP_UPDATE_IDS = timedelta(days=3)
+TRACKING_GROUP = -10  # before everything else, including the dialog router (-5)
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +51,24 @@ async def _answer_impersonal(update: Update, context: LinliContext) -> None:
     raise ApplicationHandlerStop
 
 
+def prune_job(db: Any) -> Any:
+    """The periodic job forgetting handled update ids after 3 days.
+
+    Telegram redelivers an update for at most a day, and after a quiet week it may start
+    numbering afresh, so old ids must not make new updates look handled.
+    """
+
+    async def job(now: datetime) -> None:
+        async with db.uow() as uow:
+            await uow.updates.prune(now - KEEP_UPDATE_IDS)
+            await uow.commit()
+
+    return job
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Install the tracker ahead of every other handler."""
-    application.add_handler(TypeHandler(Update, track), group=-1)
+    application.add_handler(TypeHandler(Update, track), group=TRACKING_GROUP)
+    linli = application.bot_data["linli"]
+    if linli.ticker is not None:
+        linli.ticker.add("processed-updates", prune_job(linli.db))

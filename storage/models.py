@@ -242,3 +242,139 @@ class FaqFeedback(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     vote: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DialogStatus(enum.StrEnum):
+    """Where a guided dialog stands."""
+
+    ACTIVE = "active"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Dialog(Base):
+    """A guided dialog in a private chat (repair, errand …): its step and answers so far.
+
+    Kept in the database so a restart resumes it; at most one is active per person.
+    """
+
+    __tablename__ = "dialogs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[DialogStatus] = mapped_column(
+        _enum(DialogStatus), default=DialogStatus.ACTIVE, index=True
+    )
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    reminded_at: Mapped[datetime | None]
+
+
+class Counter(Base):
+    """A per-community sequence, e.g. the repair ticket numbers of one year."""
+
+    __tablename__ = "counters"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TicketStatus(enum.StrEnum):
+    """A repair ticket's state, in the spirit of Open311 and FixMyStreet."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    CLOSED = "closed"  # closed without a fix (rejected)
+    DUPLICATE = "duplicate"
+    CANCELLED = "cancelled"
+
+
+class Ticket(Base):
+    """A repair request (报修)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("community_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(24))
+    resident_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(24))
+    building: Mapped[str | None] = mapped_column(SafeText(32))
+    unit: Mapped[str | None] = mapped_column(SafeText(32))
+    room: Mapped[str | None] = mapped_column(SafeText(32))
+    public_spot: Mapped[str | None] = mapped_column(SafeText(200))
+    description: Mapped[str] = mapped_column(SafeText())
+    photos: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    voice_file_id: Mapped[str | None] = mapped_column(String(200))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    phone: Mapped[str | None] = mapped_column(SafeText(32))
+    preferred_time: Mapped[str | None] = mapped_column(SafeText(100))
+    status: Mapped[TicketStatus] = mapped_column(
+        _enum(TicketStatus), default=TicketStatus.SUBMITTED, index=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    assignee_name: Mapped[str | None] = mapped_column(SafeText(100))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(SafeText(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    urged_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+
+
+class TicketEvent(Base):
+    """One change in a ticket's life: who, when, from which status to which, and a note."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(SafeText(2000))
+    photo_file_id: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketFollower(Base):
+    """A neighbour who said "me too" to a ticket: told of its changes like its reporter."""
+
+    __tablename__ = "ticket_followers"
+    __table_args__ = (UniqueConstraint("ticket_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -128,7 +128,9 @@ class World:
         self.chats: dict[int, Chat] = {}
         self.privacy_mode = privacy_mode
         self.clock = clock
-        self.next_update_id = max(1, int(clock()) - 1_600_000_000)
+        # Milliseconds, wrapping every 23 days: a restarted sandbox never reuses recent ids
+        # (Telegram also starts afresh after a quiet week; the bot forgets old ids by then).
+        self.next_update_id = max(1, int(clock() * 1000) % 2_000_000_000)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, clock: Clock = time.time) -> World:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.clock import Clock, SystemClock
+from bot.services.dialogs import DialogService
 from bot.services.faq import FaqService
 from bot.services.groups import GroupService
 from bot.services.people import PeopleService
 from bot.services.privacy import PrivacyService
 from bot.services.roles import RoleService
+from bot.services.tickets import TicketService
 from bot.settings import Settings
 from storage.db import Database
 
@@ -22,15 +25,22 @@ class Services:
     roles: RoleService
     privacy: PrivacyService
     faq: FaqService
+    dialogs: DialogService
+    tickets: TicketService
+    clock: Clock
 
     @classmethod
-    def build(cls, db: Database, settings: Settings) -> Services:
-        """Wire the services to one database and the settings."""
+    def build(cls, db: Database, settings: Settings, clock: Clock | None = None) -> Services:
+        """Wire the services to one database, the settings and a clock."""
         roles = RoleService(db, settings)
+        clock = clock or SystemClock()
         return cls(
             people=PeopleService(db, settings),
             groups=GroupService(db, settings, roles),
             roles=roles,
             privacy=PrivacyService(db, settings),
             faq=FaqService(db, settings, roles),
+            dialogs=DialogService(db, clock),
+            tickets=TicketService(db, settings, roles, clock),
+            clock=clock,
         )

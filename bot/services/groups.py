@@ -157,6 +157,13 @@ class GroupService:
         log.info("chat %s registered as %s of community %s", chat.id, kind, community_id)
         return SetupResult(SetupOutcome.REGISTERED, community, kind)
 
+    async def is_member(self, user_id: int, community_id: int) -> bool:
+        """True when the person holds any role in the community (or is a global admin)."""
+        if user_id in self.settings.admin_ids:
+            return True
+        async with self.db.uow() as uow:
+            return bool(await uow.memberships.roles(user_id, community_id))
+
     async def chat(self, chat_id: int) -> Chat | None:
         """The stored record of a chat."""
         async with self.db.uow() as uow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.i18n import choose_language, normalize_language
 from bot.services.types import ChatRef, Identity, Person
@@ -12,6 +13,16 @@ from storage.models import ChatKind, Role
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person's remembered address and phone."""
+
+    building: str | None = None
+    unit: str | None = None
+    room: str | None = None
+    phone: str | None = None
 
 
 class PeopleService:
@@ -88,6 +99,20 @@ class PeopleService:
                 roles=frozenset(roles),
                 global_admin=global_admin,
             )
+
+    async def contact(self, user_id: int) -> Contact:
+        """The address and phone the person gave last time (private; for their own dialogs)."""
+        async with self.db.uow() as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            return Contact()
+        return Contact(user.building, user.unit, user.room, user.phone)
+
+    async def name_of(self, user_id: int) -> str | None:
+        """The person's display name, if known."""
+        async with self.db.uow() as uow:
+            user = await uow.users.get(user_id)
+        return user.display_name if user else None
 
     async def language_of(self, user_id: int) -> str:
         """The language to write to someone in when they are not the one writing."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy import update
+
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Role
+from storage.models import Role, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,12 @@ class PrivacyService:
         async with self.db.uow() as uow:
             if await uow.users.get(user_id) is None:
                 return False
+            # Repair records stay for the building's history, without the phone and flat.
+            await uow.session.execute(
+                update(Ticket)
+                .where(Ticket.resident_id == user_id)
+                .values(phone=None, unit=None, room=None)
+            )
             await uow.users.delete(user_id)
             await uow.commit()
         log.info("forgot user %s at their request", user_id)

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from bot.demo import DEMO_BOT
+from bot.demo import DEMO_BOT, demo_world
 from bot.runtime import Runtime
+from bot.settings import Settings
 
 PROBE_USER = 9999  # a private chat no test uses, to know the bot has caught up
+
+
+@asynccontextmanager
+async def running(settings: Settings, **runtime_options: Any) -> AsyncIterator[Linli]:
+    """Linli with its sandbox (the demo world plus the probe user), and a client."""
+    runtime = Runtime(settings, world=with_probe(demo_world()), **runtime_options)
+    await runtime.start()
+    client = SandboxClient(runtime.sandbox.base_url)
+    try:
+        yield Linli(runtime, client)
+    finally:
+        await client.close()
+        await runtime.stop()
 
 
 def with_probe(world: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1226 @@
+"""Repair requests (报修): the guided dialog, the staff card, and the resident's follow-up.
+
+`/repair` in a group answers in one line with a button into the private chat (addresses
+and phone numbers are private); in private it starts the dialog: category → where →
+what is wrong → up to 3 photos → urgency → phone → preferred time → summary with
+Confirm / Edit / Cancel, with "me too" on an open ticket of the same building and kind.
+The staff group gets a card whose buttons only staff may use; the resident hears of every
+change in private and can add information, urge (催单), cancel, and rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from bot.callbacks import Callback, CallbackDataError, pattern, unpack
+from bot.context import LinliContext
+from bot.deeplinks import DeepLink, link
+from bot.i18n import N_, Catalogs, Translate
+from bot.services.tickets import CATEGORIES, OPEN, Action, Draft, Outcome, Result
+from handlers.common import command, escape, reply
+from handlers.dialogs import Flow, Input, Turn, start_dialog
+from handlers.start import on_deep_link
+from storage.models import Ticket, TicketEvent, TicketStatus
+
+log = logging.getLogger(__name__)
+
+PREFIX = "tk"
+MAX_PHOTOS = 3
+PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$|^(0\d{2,3}\d{7,8})$")
+ADDRESS = re.compile(r"^\D*(\d{1,3})\D+(\d{1,2})\D+(\d{1,5})\D*$")
+STAFF_MARK = re.compile(r"#T(\d{1,10})·(\w+)")
+
+CATEGORY_NAMES = {
+    "water_power": N_("💧 Water & electricity"),
+    "doors_windows": N_("🚪 Doors & windows"),
+    "lift": N_("🛗 Lift"),
+    "public": N_("🏘 Public area"),
+    "gas": N_("🔥 Gas"),
+    "other": N_("🔧 Other"),
+}
+STATUS_NAMES = {
+    TicketStatus.SUBMITTED: N_("submitted"),
+    TicketStatus.ACCEPTED: N_("accepted"),
+    TicketStatus.ASSIGNED: N_("assigned"),
+    TicketStatus.IN_PROGRESS: N_("in progress"),
+    TicketStatus.DONE: N_("done"),
+    TicketStatus.CLOSED: N_("closed without a fix"),
+    TicketStatus.DUPLICATE: N_("duplicate"),
+    TicketStatus.CANCELLED: N_("cancelled"),
+}
+TIME_CHOICES = {
+    "asap": N_("As soon as possible"),
+    "morning": N_("Tomorrow morning"),
+    "afternoon": N_("Tomorrow afternoon"),
+    "evening": N_("An evening after 18:00"),
+}
+STAFF_BUTTONS: dict[TicketStatus, tuple[Action, ...]] = {
+    TicketStatus.SUBMITTED: (
+        Action.ACCEPT,
+        Action.ASSIGN,
+        Action.START,
+        Action.REJECT,
+        Action.DUPLICATE,
+    ),
+    TicketStatus.ACCEPTED: (
+        Action.ASSIGN,
+        Action.START,
+        Action.DONE,
+        Action.REJECT,
+        Action.DUPLICATE,
+    ),
+    TicketStatus.ASSIGNED: (
+        Action.START,
+        Action.DONE,
+        Action.ASSIGN,
+        Action.REJECT,
+        Action.DUPLICATE,
+    ),
+    TicketStatus.IN_PROGRESS: (Action.DONE, Action.REJECT),
+}
+ACTION_LABELS = {
+    Action.ACCEPT: N_("✅ Accept"),
+    Action.ASSIGN: N_("👷 Assign"),
+    Action.START: N_("🛠 Start"),
+    Action.DONE: N_("🏁 Done"),
+    Action.REJECT: N_("⛔ Reject"),
+    Action.DUPLICATE: N_("🔁 Duplicate of"),
+}
+STATUS_CODES = {s: str(i) for i, s in enumerate(TicketStatus)}
+# Staff actions that need more from the staff member first: a reply to a prompt.
+ASKS_FIRST = {
+    Action.DONE: N_(
+        "Reply to this message with a note or a photo of the finished work (or - for none)."
+    ),
+    Action.REJECT: N_("Reply to this message with the reason for closing it without a fix."),
+    Action.DUPLICATE: N_(
+        "Reply to this message with the number of the original ticket (e.g. BX-2026-0001)."
+    ),
+    Action.ASSIGN: N_("Reply to this message with the name of the handyman."),
+}
+
+
+# --- texts -----------------------------------------------------------------------------------
+
+
+def location_text(tr: Translate, ticket: Ticket | Draft, private: bool = True) -> str:
+    """Where: building-unit-room (private) or the building only, or the public spot."""
+    if ticket.public_spot:
+        return escape(ticket.public_spot)
+    if not ticket.building:
+        return tr("(not given)")
+    if not private:
+        return tr("Building {building}", building=escape(ticket.building))
+    return tr(
+        "Building {building}, unit {unit}, room {room}",
+        building=escape(ticket.building),
+        unit=escape(ticket.unit or "-"),
+        room=escape(ticket.room or "-"),
+    )
+
+
+def summary_lines(tr: Translate, draft: Draft, time_label: str) -> list[str]:
+    """The dialog's summary before confirming."""
+    lines = [
+        tr(
+            "Category: {value}",
+            value=tr(CATEGORY_NAMES.get(draft.category, CATEGORY_NAMES["other"])),
+        ),
+        tr("Where: {value}", value=location_text(tr, draft)),
+        tr("Problem: {value}", value=escape(draft.description) or tr("(voice message)")),
+        tr("Photos: {value}", value=len(draft.photos)),
+        tr("Urgent: {value}", value=tr("yes") if draft.urgent else tr("no")),
+        tr("Phone: {value}", value=escape(draft.phone or "")),
+        tr("Preferred time: {value}", value=escape(time_label)),
+    ]
+    return lines
+
+
+class Renderer:
+    """Ticket messages in each reader's language (the service's TicketRenderer)."""
+
+    def __init__(self, catalogs: Catalogs) -> None:
+        self.catalogs = catalogs
+
+    def _tr(self, language: str) -> Translate:
+        return self.catalogs.translator(language)
+
+    def card_text(self, ticket: Ticket, tr: Translate) -> str:
+        """The staff card: everything staff need, including phone and flat."""
+        head = f"🛠 <b>{escape(ticket.number)}</b>"
+        if ticket.urgent:
+            head += " " + tr("🚨 URGENT")
+        lines = [
+            head,
+            tr(
+                "Category: {value}",
+                value=tr(CATEGORY_NAMES.get(ticket.category, CATEGORY_NAMES["other"])),
+            ),
+            tr("Where: {value}", value=location_text(tr, ticket)),
+            tr("Problem: {value}", value=escape(ticket.description) or tr("(voice message)")),
+            tr("Phone: {value}", value=escape(ticket.phone or "")),
+            tr("Preferred time: {value}", value=escape(ticket.preferred_time or "")),
+            tr("Photos: {value}", value=len((ticket.photos or {}).get("file_ids", []))),
+            tr("Status: {value}", value=tr(STATUS_NAMES[ticket.status])),
+        ]
+        if ticket.assignee_name:
+            lines.append(tr("Assigned to: {value}", value=escape(ticket.assignee_name)))
+        return "\n".join(lines)
+
+    def card_markup(self, ticket: Ticket, tr: Translate) -> InlineKeyboardMarkup | None:
+        """The staff buttons that make sense in the ticket's status."""
+        actions = STAFF_BUTTONS.get(ticket.status, ())
+        code = STATUS_CODES[ticket.status]
+        buttons = [
+            InlineKeyboardButton(
+                tr(ACTION_LABELS[a]),
+                callback_data=Callback(PREFIX, (str(ticket.id), a.value, code)).pack(),
+            )
+            for a in actions
+        ]
+        if not buttons:
+            return None
+        return InlineKeyboardMarkup([buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+    def staff_card(self, ticket: Ticket, language: str) -> dict[str, Any]:
+        tr = self._tr(language)
+        return _payload(self.card_text(ticket, tr), self.card_markup(ticket, tr))
+
+    def resident_update(self, ticket: Ticket, event: TicketEvent, language: str) -> dict[str, Any]:
+        tr = self._tr(language)
+        number = escape(ticket.number)
+        if event.action == "submit":
+            text = tr(
+                "Your repair request {number} is submitted. I will tell you here of every change.",
+                number=number,
+            )
+        else:
+            text = tr(
+                "Your repair request {number} is now: {status}.",
+                number=number,
+                status=tr(STATUS_NAMES[ticket.status]),
+            )
+            if ticket.status is TicketStatus.ASSIGNED and ticket.assignee_name:
+                text += "\n" + tr("Assigned to: {value}", value=escape(ticket.assignee_name))
+            if event.note:
+                text += "\n" + tr("Note: {value}", value=escape(event.note))
+        return _payload(text, resident_markup(ticket, tr))
+
+    def staff_notice(self, ticket: Ticket, event: TicketEvent, language: str) -> dict[str, Any]:
+        tr = self._tr(language)
+        number = escape(ticket.number)
+        texts = {
+            "urge": tr("⏰ The resident is asking about {number} (催单).", number=number),
+            "info": tr(
+                "➕ New information for {number}: {note}",
+                number=number,
+                note=escape(event.note or tr("(photo)")),
+            ),
+            "reopen": tr(
+                "↩️ {number} was reopened after a rating of {note}.",
+                number=number,
+                note=escape(event.note or ""),
+            ),
+            "remind": tr("⏳ {number} has not been accepted yet.", number=number),
+            "escalate": tr("🚨 {number} has been open for more than 48 hours.", number=number),
+            "cancel": tr("✖️ The resident cancelled {number}.", number=number),
+            "me_too": tr("👥 A neighbour has the same problem as {number}.", number=number),
+            "rate": tr(
+                "⭐ {number} was rated {note}.", number=number, note=escape(event.note or "")
+            ),
+        }
+        text = texts.get(event.action, tr("{number} changed.", number=number))
+        text += "\n" + tr("Status: {value}", value=tr(STATUS_NAMES[ticket.status]))
+        payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+        if event.action in ("remind", "reopen"):
+            markup = self.card_markup(ticket, tr)
+            if markup is not None:
+                payload["reply_markup"] = markup.to_dict()
+        return payload
+
+    def digest(self, tickets: Sequence[Ticket], language: str, now: datetime) -> dict[str, Any]:
+        tr = self._tr(language)
+        lines = [tr("🗒 Open repair tickets this morning: {count}", count=len(tickets))]
+        for t in tickets[:40]:
+            age = int((now - t.created_at).total_seconds() // 3600)
+            flag = "🚨 " if t.urgent else ""
+            lines.append(
+                f"{flag}{escape(t.number)} · {tr(CATEGORY_NAMES.get(t.category, CATEGORY_NAMES['other']))} · "
+                f"{location_text(tr, t, private=False)} · {tr(STATUS_NAMES[t.status])} · {age} h"
+            )
+        if len(tickets) > 40:
+            lines.append(tr("… and {count} more (/tickets)", count=len(tickets) - 40))
+        return {"text": "\n".join(lines), "parse_mode": "HTML"}
+
+
+def _payload(text: str, markup: InlineKeyboardMarkup | None) -> dict[str, Any]:
+    """An HTML sendMessage payload for the outbox."""
+    payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    if markup is not None:
+        payload["reply_markup"] = markup.to_dict()
+    return payload
+
+
+def resident_markup(ticket: Ticket, tr: Translate) -> InlineKeyboardMarkup | None:
+    """What the resident can do now: urge, add information, cancel; or rate when done."""
+    tid = str(ticket.id)
+    if ticket.status is TicketStatus.DONE and ticket.rating is None:
+        stars = [
+            InlineKeyboardButton(
+                "⭐" * n, callback_data=Callback(PREFIX, (tid, "rate", str(n))).pack()
+            )
+            for n in range(1, 6)
+        ]
+        return InlineKeyboardMarkup([stars[:3], stars[3:]])
+    if ticket.status not in OPEN:
+        return None
+    row = [
+        InlineKeyboardButton(tr("⏰ Urge"), callback_data=Callback(PREFIX, (tid, "urge")).pack()),
+        InlineKeyboardButton(
+            tr("➕ Add information"), callback_data=Callback(PREFIX, (tid, "info")).pack()
+        ),
+    ]
+    if ticket.status is not TicketStatus.IN_PROGRESS:
+        row.append(
+            InlineKeyboardButton(
+                tr("✖️ Cancel request"), callback_data=Callback(PREFIX, (tid, "cancel")).pack()
+            )
+        )
+    return InlineKeyboardMarkup([row])
+
+
+# --- the dialog ------------------------------------------------------------------------------
+
+
+def _draft(data: dict[str, Any]) -> Draft:
+    return Draft(
+        category=data.get("category", "other"),
+        description=data.get("description", ""),
+        building=data.get("building"),
+        unit=data.get("unit"),
+        room=data.get("room"),
+        public_spot=data.get("public_spot"),
+        photos=list(data.get("photos", [])),
+        voice_file_id=data.get("voice"),
+        urgent=bool(data.get("urgent")),
+        phone=data.get("phone"),
+        preferred_time=data.get("time"),
+    )
+
+
+def normalise_phone(text: str) -> str | None:
+    """A Chinese mobile or landline number, digits only; None if it is not one."""
+    digits = re.sub(r"[\s\-()（）]", "", text.strip())
+    found = PHONE.match(digits)
+    if not found:
+        return None
+    return found.group(1) or found.group(2)
+
+
+def parse_address(text: str) -> tuple[str, str, str] | None:
+    """Building, unit and room from 3-1-302, 3号楼1单元302, 3栋1单元302室 …"""
+    found = ADDRESS.match(text.strip())
+    if not found:
+        return None
+    return found.group(1), found.group(2), found.group(3)
+
+
+def masked(phone: str) -> str:
+    """138****1234."""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else phone
+
+
+class RepairFlow(Flow):
+    """The repair dialog's steps."""
+
+    kind = "repair"
+
+    async def prompt(self, turn: Turn) -> None:
+        tr, data, step = turn.tr, turn.data, turn.step
+        if step == "category":
+            names = [(tr(CATEGORY_NAMES[c]), c) for c in CATEGORIES]
+            await turn.ask(tr("What needs repairing? Choose a category."), [names[:3], names[3:]])
+        elif step == "where":
+            options = []
+            if data.get("known_address"):
+                b, u, r = data["known_address"]
+                options.append([(tr("🏠 {b}-{u}-{r} (as last time)", b=b, u=u, r=r), "known")])
+            options.append([(tr("✍️ Another flat"), "flat"), (tr("🏘 A public spot"), "public")])
+            await turn.ask(tr("Where is it?"), options)
+        elif step == "flat":
+            await turn.ask(tr("Write the building, unit and room, e.g. 3-1-302 or 3号楼1单元302."))
+        elif step == "public_spot":
+            await turn.ask(tr("Where exactly? e.g. 5号楼东侧路灯, 地下车库B区入口."))
+        elif step == "description":
+            await turn.ask(
+                tr("What is wrong? Describe it in a few words (text or a voice message).")
+            )
+        elif step == "photos":
+            count = len(data.get("photos", []))
+            text = (
+                tr("Send up to 3 photos, or skip.")
+                if not count
+                else tr("Got {count} of 3 photos. Send another, or tap Done.", count=count)
+            )
+            label = tr("✅ Done") if count else tr("⏭ Skip")
+            await turn.ask(text, [[(label, "done")]])
+        elif step == "urgency":
+            await turn.ask(
+                tr("Is it urgent (water leaking, no power, someone trapped)?"),
+                [[(tr("🚨 Urgent"), "urgent"), (tr("🕒 Normal"), "normal")]],
+            )
+        elif step == "phone":
+            options = []
+            if data.get("known_phone"):
+                options.append([(tr("📞 Use {phone}", phone=masked(data["known_phone"])), "known")])
+            await turn.ask(
+                tr("Which phone number can the repair person call? Write it here."), options
+            )
+        elif step == "time":
+            options = [[(tr(label), key)] for key, label in TIME_CHOICES.items()]
+            await turn.ask(tr("When would suit you? Choose, or write a time."), options)
+        elif step == "confirm":
+            await self._confirm(turn)
+
+    async def _confirm(self, turn: Turn) -> None:
+        tr, data = turn.tr, turn.data
+        draft = _draft(data)
+        similar = await turn.context.services.tickets.similar_open(
+            data["community_id"], draft.building if not draft.public_spot else None, draft.category
+        )
+        similar = [t for t in similar if t.resident_id != turn.dialog.user_id]
+        lines = [
+            tr("Please check your repair request:"),
+            *summary_lines(tr, draft, data.get("time_label", "")),
+        ]
+        buttons: list[list[tuple[str, str]]] = []
+        if similar and not data.get("me_too_declined"):
+            first = similar[0]
+            lines += [
+                "",
+                tr(
+                    "A neighbour already reported this: {number} ({problem}). Is it the same problem?",
+                    number=escape(first.number),
+                    problem=escape(first.description[:60]),
+                ),
+            ]
+            buttons.append(
+                [
+                    (tr("👥 Me too — follow that one"), f"metoo{first.id}"),
+                    (tr("No, a new request"), "new"),
+                ]
+            )
+        else:
+            buttons.append([(tr("✅ Submit"), "submit"), (tr("✏️ Edit"), "edit")])
+        await turn.ask("\n".join(lines), buttons, back=False)
+
+    async def handle(self, turn: Turn, given: Input) -> None:
+        tr, data, step = turn.tr, turn.data, turn.step
+        editing = bool(data.get("editing"))
+
+        async def next_step(name: str) -> None:
+            if editing and name not in ("flat", "public_spot"):
+                data.pop("editing", None)
+                turn.goto("confirm")
+            else:
+                turn.goto(name)
+            await self.prompt(turn)
+
+        if step == "category":
+            if given.kind != "button" or given.value not in CATEGORIES:
+                await self._nudge(turn)
+                return
+            data["category"] = given.value
+            if given.value == "gas":
+                await turn.say(
+                    tr(
+                        "🔥 If you smell gas: do not switch lights or appliances on or off, no flames; open the "
+                        "windows, close the gas valve, leave, and call the gas emergency line 96777 (or 119) from "
+                        "outside. Then continue this request."
+                    )
+                )
+            if given.value == "public":
+                data["public"] = True
+                await next_step("public_spot")
+            else:
+                await next_step("where")
+        elif step == "where":
+            if given.kind != "button":
+                address = parse_address(given.text) if given.kind == "text" else None
+                if address:
+                    self._set_flat(data, address)
+                    await next_step("description")
+                else:
+                    await self._nudge(turn)
+                return
+            if given.value == "known" and data.get("known_address"):
+                self._set_flat(data, tuple(data["known_address"]))
+                await next_step("description")
+            elif given.value == "public":
+                await next_step("public_spot")
+            elif given.value == "flat":
+                await next_step("flat")
+            else:
+                await self._nudge(turn)
+        elif step == "flat":
+            address = parse_address(given.text) if given.kind == "text" else None
+            if address is None:
+                await turn.ask(
+                    tr("I could not read that. Please write it like 3-1-302 (building-unit-room).")
+                )
+                return
+            self._set_flat(data, address)
+            data.pop("editing", None) if editing else None
+            turn.goto("confirm" if editing else "description")
+            await self.prompt(turn)
+        elif step == "public_spot":
+            text = given.text.strip() if given.kind == "text" else ""
+            if not text:
+                await self._nudge(turn, text_expected=True)
+                return
+            data.update(public_spot=text[:200], building=None, unit=None, room=None)
+            data.pop("editing", None) if editing else None
+            turn.goto("confirm" if editing else "description")
+            await self.prompt(turn)
+        elif step == "description":
+            if given.kind == "voice":
+                data["voice"], data["description"] = given.file_id, given.text.strip()[:2000]
+            elif given.kind == "text" and given.text.strip():
+                data["description"] = given.text.strip()[:2000]
+            elif given.kind == "photo":
+                data["description"] = given.text.strip()[:2000]
+                data.setdefault("photos", []).append(given.file_id)
+            else:
+                await self._nudge(turn, text_expected=True)
+                return
+            await next_step("photos")
+        elif step == "photos":
+            photos = list(data.get("photos", []))
+            if given.kind == "photo" and given.file_id:
+                photos.append(given.file_id)
+                data["photos"] = photos[:MAX_PHOTOS]
+                if len(photos) >= MAX_PHOTOS:
+                    await next_step("urgency")
+                else:
+                    await self.prompt(turn)
+            elif given.kind == "button" and given.value == "done":
+                await next_step("urgency")
+            else:
+                await turn.ask(
+                    tr("Please send a photo (not a file or sticker), or tap the button."),
+                    [[(tr("✅ Done") if photos else tr("⏭ Skip"), "done")]],
+                )
+        elif step == "urgency":
+            if given.kind != "button" or given.value not in ("urgent", "normal"):
+                await self._nudge(turn)
+                return
+            data["urgent"] = given.value == "urgent"
+            await next_step("phone")
+        elif step == "phone":
+            if given.kind == "button" and given.value == "known" and data.get("known_phone"):
+                data["phone"] = data["known_phone"]
+            else:
+                phone = normalise_phone(given.text) if given.kind == "text" else None
+                if phone is None:
+                    await turn.ask(
+                        tr(
+                            "That does not look like a phone number. Please write 11 digits, e.g. 13812345678."
+                        )
+                    )
+                    return
+                data["phone"] = phone
+            await next_step("time")
+        elif step == "time":
+            if given.kind == "button" and given.value in TIME_CHOICES:
+                data["time"] = given.value
+                data["time_label"] = tr(TIME_CHOICES[given.value])
+            elif given.kind == "text" and given.text.strip():
+                data["time"] = data["time_label"] = given.text.strip()[:100]
+            else:
+                await self._nudge(turn)
+                return
+            data.pop("editing", None)
+            turn.goto("confirm")
+            await self.prompt(turn)
+        elif step == "confirm":
+            await self._on_confirm(turn, given)
+        elif step == "edit":
+            targets = {
+                "where": "where",
+                "description": "description",
+                "photos": "photos",
+                "urgency": "urgency",
+                "phone": "phone",
+                "time": "time",
+            }
+            if given.kind != "button" or given.value not in targets:
+                await self._nudge(turn)
+                return
+            data["editing"] = True
+            if given.value == "photos":
+                data["photos"] = []
+            turn.goto(targets[given.value])
+            await self.prompt(turn)
+
+    async def _on_confirm(self, turn: Turn, given: Input) -> None:
+        tr, data = turn.tr, turn.data
+        if given.kind != "button":
+            await self._nudge(turn)
+            return
+        if given.value == "new":
+            data["me_too_declined"] = True
+            await self.prompt(turn)
+        elif given.value.startswith("metoo") and given.value[5:].isdigit():
+            result = await turn.context.services.tickets.me_too(
+                int(given.value[5:]), turn.dialog.user_id
+            )
+            if result.outcome is Outcome.OK and result.ticket is not None and await turn.finish():
+                await turn.say(
+                    tr(
+                        "Thank you. You will hear of every change to {number} too.",
+                        number=escape(result.ticket.number),
+                    )
+                )
+            else:
+                data["me_too_declined"] = True
+                await self.prompt(turn)
+        elif given.value == "edit":
+            turn.goto("edit")
+            await turn.ask(
+                tr("What do you want to change?"),
+                [
+                    [
+                        (tr("Where"), "where"),
+                        (tr("Problem"), "description"),
+                        (tr("Photos"), "photos"),
+                    ],
+                    [(tr("Urgency"), "urgency"), (tr("Phone"), "phone"), (tr("Time"), "time")],
+                ],
+            )
+        elif given.value == "submit":
+            if not await turn.finish():
+                return  # a double press: the first one submitted it
+            ticket = await turn.context.services.tickets.submit(
+                data["community_id"], turn.dialog.user_id, _draft(data)
+            )
+            turn.context.linli.wake_outbox()
+            await turn.say(
+                tr(
+                    "Submitted as {number}. The staff have been told; I will let you know here of every change.",
+                    number=escape(ticket.number),
+                )
+            )
+        else:
+            await self._nudge(turn)
+
+    @staticmethod
+    def _set_flat(data: dict[str, Any], address: Sequence[str]) -> None:
+        data.update(building=address[0], unit=address[1], room=address[2], public_spot=None)
+
+    async def _nudge(self, turn: Turn, text_expected: bool = False) -> None:
+        if text_expected:
+            await turn.say(turn.tr("Please answer in words."))
+        else:
+            await turn.say(turn.tr("Please choose with the buttons below."))
+        await self.prompt(turn)
+
+    async def cancelled(self, turn: Turn) -> None:
+        await turn.say(turn.tr("Repair request cancelled. Nothing was submitted."))
+
+
+class InfoFlow(Flow):
+    """The resident adds information (text or a photo) to an open ticket."""
+
+    kind = "ticket_info"
+
+    async def prompt(self, turn: Turn) -> None:
+        await turn.ask(turn.tr("Write what you want to add, or send a photo."), back=False)
+
+    async def handle(self, turn: Turn, given: Input) -> None:
+        if given.kind not in ("text", "photo") or (given.kind == "text" and not given.text.strip()):
+            await turn.say(turn.tr("Please write text or send a photo."))
+            return
+        result = await turn.context.services.tickets.add_info(
+            turn.data["ticket_id"], turn.dialog.user_id, given.text, given.file_id
+        )
+        await turn.finish()
+        turn.context.linli.wake_outbox()
+        if result.outcome is Outcome.OK:
+            await turn.say(turn.tr("Added. The staff have been told."))
+        else:
+            await turn.say(turn.tr("This request is closed; nothing was added."))
+
+
+class CommentFlow(Flow):
+    """An optional comment after a rating."""
+
+    kind = "ticket_comment"
+
+    async def prompt(self, turn: Turn) -> None:
+        await turn.ask(
+            turn.tr("Thank you! Anything to add? Write a comment, or tap Cancel."), back=False
+        )
+
+    async def handle(self, turn: Turn, given: Input) -> None:
+        if given.kind != "text" or not given.text.strip():
+            await turn.say(turn.tr("Please write text."))
+            return
+        await turn.context.services.tickets.comment(
+            turn.data["ticket_id"], turn.dialog.user_id, given.text
+        )
+        await turn.finish()
+        await turn.say(turn.tr("Thank you for your comment."))
+
+    async def cancelled(self, turn: Turn) -> None:
+        await turn.say(turn.tr("OK."))
+
+
+REPAIR, INFO, COMMENT = RepairFlow(), InfoFlow(), CommentFlow()
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def repair(update: Update, context: LinliContext) -> None:
+    """/repair: in a group, one line and a button into the private chat; in private, the dialog."""
+    message = update.message
+    if message is None or message.from_user is None or context.identity is None:
+        return
+    community_id = context.identity.community_id
+    if message.chat.type != "private":
+        if community_id is None:
+            await reply(message, context.tr("This group is not registered with a community yet."))
+            return
+        url = link(context.bot.username or "", DeepLink("repair", str(community_id)))
+        button = InlineKeyboardButton(context.tr("🔧 Continue in private"), url=url)
+        await reply(
+            message,
+            context.tr(
+                "Repairs need your address and phone, so let us continue in a private chat."
+            ),
+            reply_markup=InlineKeyboardMarkup([[button]]),
+        )
+        return
+    await _start_repair(update, context, community_id)
+
+
+async def _repair_link(update: Update, context: LinliContext, deep_link: DeepLink) -> None:
+    community_id = int(deep_link.arg) if deep_link.arg.isdigit() else None
+    await _start_repair(update, context, community_id)
+
+
+async def _start_repair(update: Update, context: LinliContext, community_id: int | None) -> None:
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    if community_id is None or not await context.services.groups.is_member(user.id, community_id):
+        await reply(
+            message,
+            context.tr(
+                "I don't know your community yet. Send /repair in your community's group and I will continue here."
+            ),
+        )
+        return
+    known = await context.services.people.contact(user.id)
+    data: dict[str, Any] = {"community_id": community_id}
+    if known.building and known.unit and known.room:
+        data["known_address"] = [known.building, known.unit, known.room]
+    if known.phone:
+        data["known_phone"] = known.phone
+    await start_dialog(context, user.id, message.chat.id, REPAIR, "category", data, community_id)
+
+
+async def tickets_command(update: Update, context: LinliContext) -> None:
+    """/tickets: staff see the queue (open, mine, overdue, a building or category); residents theirs."""
+    message = update.message
+    if message is None or message.from_user is None or context.identity is None:
+        return
+    tr = context.tr
+    community_id = context.identity.community_id
+    is_staff = community_id is not None and await context.services.tickets.is_staff(
+        message.from_user.id, community_id
+    )
+    if not is_staff:
+        mine = await context.services.tickets.of_resident(message.from_user.id)
+        if not mine:
+            await reply(
+                message, tr("You have no repair requests. Send /repair to report something.")
+            )
+            return
+        lines = [tr("Your repair requests:")] + [
+            f"{escape(t.number)} · {tr(STATUS_NAMES[t.status])} · {escape(t.description[:40])}"
+            for t in mine
+        ]
+        await reply(message, "\n".join(lines))
+        return
+    assert community_id is not None
+    args = [a.lower() for a in context.args or []]
+    which, building, category = "open", None, None
+    for arg in args:
+        if arg in ("open", "mine", "overdue", "all"):
+            which = arg
+        elif arg in CATEGORIES:
+            category = arg
+        elif arg.isdigit():
+            building = arg
+    found = await context.services.tickets.listing(
+        community_id,
+        which=which,
+        user_id=message.from_user.id,
+        building=building,
+        category=category,
+    )
+    if not found:
+        await reply(message, tr("No tickets match."))
+        return
+    lines = [tr("Tickets ({count}):", count=len(found))]
+    for t in found:
+        flag = "🚨 " if t.urgent else ""
+        lines.append(
+            f"{flag}<b>{escape(t.number)}</b> · {tr(CATEGORY_NAMES.get(t.category, CATEGORY_NAMES['other']))} · "
+            f"{location_text(tr, t, private=False)} · {tr(STATUS_NAMES[t.status])}"
+        )
+    lines.append(tr("Details: /ticket BX-2026-0001"))
+    await reply(message, "\n".join(lines))
+
+
+async def ticket_command(update: Update, context: LinliContext) -> None:
+    """/ticket N: one ticket with its history (staff; a resident their own)."""
+    message = update.message
+    if message is None or message.from_user is None or context.identity is None:
+        return
+    tr = context.tr
+    if not context.args:
+        await reply(message, tr("Write the ticket number, e.g. /ticket BX-2026-0001"))
+        return
+    community_id = context.identity.community_id
+    ticket = (
+        await context.services.tickets.by_number(community_id, context.args[0])
+        if community_id
+        else None
+    )
+    if ticket is None:
+        await reply(
+            message, tr("There is no ticket {number}.", number=escape(context.args[0][:40]))
+        )
+        return
+    is_staff = await context.services.tickets.is_staff(message.from_user.id, ticket.community_id)
+    if not is_staff and ticket.resident_id != message.from_user.id:
+        await reply(
+            message, tr("There is no ticket {number}.", number=escape(context.args[0][:40]))
+        )
+        return
+    private = (
+        is_staff
+        and message.chat.type != "private"
+        and context.identity.chat_kind is not None
+        and context.identity.chat_kind.value == "staff"
+    )
+    renderer = Renderer(context.linli.catalogs)
+    text = (
+        renderer.card_text(ticket, tr)
+        if (private or message.chat.type == "private")
+        else "\n".join(
+            [
+                f"<b>{escape(ticket.number)}</b>",
+                tr("Status: {value}", value=tr(STATUS_NAMES[ticket.status])),
+            ]
+        )
+    )
+    history = await context.services.tickets.history(ticket.id)
+    zone = ZoneInfo(context.linli.settings.timezone)
+    lines = [text, "", tr("History:")]
+    for event in history:
+        when = event.at.astimezone(zone).strftime("%m-%d %H:%M")
+        change = f"{event.from_status or ''}→{event.to_status}" if event.to_status else ""
+        note = (
+            f" · {escape(event.note)}"
+            if event.note and (private or message.chat.type == "private")
+            else ""
+        )
+        lines.append(f"{when} {escape(event.action)} {change}{note}")
+    markup = renderer.card_markup(ticket, tr) if is_staff else resident_markup(ticket, tr)
+    await reply(message, "\n".join(lines)[:4000], reply_markup=markup)
+
+
+# --- buttons -------------------------------------------------------------------------------------
+
+RESULT_TEXTS = {
+    Outcome.FORBIDDEN: N_("Only staff can do this."),
+    Outcome.NOT_FOUND: N_("This ticket no longer exists."),
+    Outcome.INVALID: N_("That did not work; please try again."),
+}
+
+
+async def pressed(update: Update, context: LinliContext) -> None:
+    """A ticket button: staff actions on the card, or the resident's own."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        data = unpack(query.data)
+        ticket_id, action = data.int_arg(0), data.args[1]
+    except (CallbackDataError, IndexError):
+        await query.answer(context.tr("This button is no longer valid."))
+        return
+    if action in {a.value for a in ACTION_LABELS}:
+        await _staff_pressed(
+            update, context, ticket_id, Action(action), data.args[2] if len(data.args) > 2 else ""
+        )
+    elif action == "as" and len(data.args) > 2:
+        await _assign_to(update, context, ticket_id, data.args[2])
+    elif action in ("urge", "info", "cancel", "rate"):
+        await _resident_pressed(
+            update, context, ticket_id, action, data.args[2] if len(data.args) > 2 else ""
+        )
+    else:
+        await query.answer(context.tr("This button is no longer valid."))
+
+
+async def _staff_pressed(
+    update: Update, context: LinliContext, ticket_id: int, action: Action, code: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    tickets = context.services.tickets
+    ticket = await tickets.get(ticket_id)
+    if ticket is None:
+        await query.answer(context.tr(RESULT_TEXTS[Outcome.NOT_FOUND]), show_alert=True)
+        return
+    if not await tickets.is_staff(query.from_user.id, ticket.community_id):
+        await query.answer(context.tr(RESULT_TEXTS[Outcome.FORBIDDEN]), show_alert=True)
+        return
+    expected = next((s for s, c in STATUS_CODES.items() if c == code), None)
+    if expected is None or ticket.status is not expected:
+        await _answer_stale(
+            query, context, Result(Outcome.STALE, ticket, await _last_by(context, ticket))
+        )
+        return
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    if action is Action.ASSIGN:
+        staff = await tickets.staff_of(ticket.community_id)
+        rows = [
+            [
+                InlineKeyboardButton(
+                    u.display_name[:30],
+                    callback_data=Callback(PREFIX, (str(ticket.id), "as", str(u.id))).pack(),
+                )
+            ]
+            for u in staff[:8]
+        ]
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    context.tr("✍️ Someone else"),
+                    callback_data=Callback(PREFIX, (str(ticket.id), "as", "other")).pack(),
+                )
+            ]
+        )
+        await query.answer()
+        await context.bot.send_message(
+            chat_id,
+            context.tr("Assign {number} to:", number=escape(ticket.number)),
+            parse_mode="HTML",
+            reply_markup=InlineKeyboardMarkup(rows),
+        )
+        return
+    if action in ASKS_FIRST:
+        await query.answer()
+        await _ask_staff(context, chat_id, ticket, action)
+        return
+    result = await tickets.act(ticket_id, query.from_user.id, action, expected=expected)
+    await _after_staff(update, context, result)
+
+
+async def _ask_staff(context: LinliContext, chat_id: int, ticket: Ticket, action: Action) -> None:
+    await context.bot.send_message(
+        chat_id,
+        context.tr(ASKS_FIRST[action])
+        + f"\n<b>{escape(ticket.number)}</b> #T{ticket.id}·{action.value}",
+        parse_mode="HTML",
+        reply_markup=ForceReply(selective=False, input_field_placeholder=ticket.number),
+    )
+
+
+async def _assign_to(update: Update, context: LinliContext, ticket_id: int, who: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    tickets = context.services.tickets
+    ticket = await tickets.get(ticket_id)
+    if ticket is None or not await tickets.is_staff(query.from_user.id, ticket.community_id):
+        await query.answer(context.tr(RESULT_TEXTS[Outcome.FORBIDDEN]), show_alert=True)
+        return
+    if who == "other":
+        await query.answer()
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        await _ask_staff(context, chat_id, ticket, Action.ASSIGN)
+        return
+    staff = {str(u.id): u for u in await tickets.staff_of(ticket.community_id)}
+    person_ = staff.get(who)
+    if person_ is None:
+        await query.answer(context.tr("This button is no longer valid."))
+        return
+    result = await tickets.act(
+        ticket_id,
+        query.from_user.id,
+        Action.ASSIGN,
+        assignee_id=person_.id,
+        assignee_name=person_.display_name,
+    )
+    await _after_staff(update, context, result, edit_card=False)
+
+
+async def _after_staff(
+    update: Update, context: LinliContext, result: Result, edit_card: bool = True
+) -> None:
+    query = update.callback_query
+    context.linli.wake_outbox()
+    if result.outcome is Outcome.STALE:
+        if query is not None:
+            await _answer_stale(query, context, result)
+        return
+    if result.outcome is not Outcome.OK or result.ticket is None:
+        if query is not None:
+            await query.answer(
+                context.tr(RESULT_TEXTS.get(result.outcome, RESULT_TEXTS[Outcome.INVALID])),
+                show_alert=True,
+            )
+        return
+    ticket = result.ticket
+    tr = context.tr
+    if query is not None:
+        await query.answer(
+            tr(
+                "{number} is now: {status}",
+                number=ticket.number,
+                status=tr(STATUS_NAMES[ticket.status]),
+            )
+        )
+        if edit_card and isinstance(query.message, Message):
+            renderer = Renderer(context.linli.catalogs)
+            try:
+                await query.edit_message_text(
+                    renderer.card_text(ticket, tr),
+                    parse_mode="HTML",
+                    reply_markup=renderer.card_markup(ticket, tr),
+                )
+            except TelegramError as exc:
+                log.debug("card not edited: %s", exc)
+        elif isinstance(query.message, Message):
+            try:
+                await query.edit_message_text(
+                    tr(
+                        "{number} is now: {status}",
+                        number=escape(ticket.number),
+                        status=tr(STATUS_NAMES[ticket.status]),
+                    ),
+                    parse_mode="HTML",
+                )
+            except TelegramError as exc:
+                log.debug("assign menu not edited: %s", exc)
+
+
+async def _answer_stale(query: Any, context: LinliContext, result: Result) -> None:
+    ticket = result.ticket
+    status = context.tr(STATUS_NAMES[ticket.status]) if ticket else "?"
+    if result.by:
+        text = context.tr("Already handled by {name}: {status}.", name=result.by, status=status)
+    else:
+        text = context.tr("Already changed: {status}.", status=status)
+    await query.answer(text, show_alert=True)
+
+
+async def _last_by(context: LinliContext, ticket: Ticket) -> str | None:
+    history = await context.services.tickets.history(ticket.id)
+    for event in reversed(history):
+        if event.actor_id is not None:
+            return await context.services.people.name_of(event.actor_id)
+    return None
+
+
+async def staff_reply(update: Update, context: LinliContext) -> None:
+    """A staff member's reply to a Done / Reject / Duplicate / Assign prompt."""
+    message = update.message
+    if message is None or message.from_user is None:
+        return
+    replied = message.reply_to_message
+    found = STAFF_MARK.search((replied.text or "") if replied else "")
+    if (
+        replied is None
+        or found is None
+        or replied.from_user is None
+        or replied.from_user.id != context.bot.id
+    ):
+        return
+    ticket_id, action_name = int(found.group(1)), found.group(2)
+    try:
+        action = Action(action_name)
+    except ValueError:
+        return
+    text = (message.text or message.caption or "").strip()
+    photo = message.photo[-1].file_id if message.photo else None
+    tickets = context.services.tickets
+    kwargs: dict[str, Any] = {}
+    if action is Action.DONE:
+        kwargs = {"note": None if text in ("", "-") else text, "photo": photo}
+    elif action is Action.REJECT:
+        kwargs = {"note": text}
+    elif action is Action.ASSIGN:
+        if not text:
+            await reply(message, context.tr("Please write a name."))
+            return
+        kwargs = {"assignee_name": text[:100]}
+    elif action is Action.DUPLICATE:
+        ticket = await tickets.get(ticket_id)
+        original = await tickets.by_number(ticket.community_id, text) if ticket else None
+        if original is None:
+            await reply(
+                message, context.tr("There is no ticket {number}.", number=escape(text[:40]))
+            )
+            return
+        kwargs = {"duplicate_of": original.id, "note": original.number}
+    result = await tickets.act(ticket_id, message.from_user.id, action, **kwargs)
+    context.linli.wake_outbox()
+    tr = context.tr
+    if result.outcome is Outcome.OK and result.ticket is not None:
+        await reply(
+            message,
+            tr(
+                "{number} is now: {status}",
+                number=escape(result.ticket.number),
+                status=tr(STATUS_NAMES[result.ticket.status]),
+            ),
+        )
+    elif result.outcome is Outcome.STALE and result.ticket is not None:
+        await reply(
+            message, tr("Already changed: {status}.", status=tr(STATUS_NAMES[result.ticket.status]))
+        )
+    elif result.outcome is Outcome.INVALID and action is Action.REJECT:
+        await reply(message, tr("Please write the reason."))
+    else:
+        await reply(message, tr(RESULT_TEXTS.get(result.outcome, RESULT_TEXTS[Outcome.INVALID])))
+    raise_stop()
+
+
+def raise_stop() -> None:
+    """Stop other handlers (the FAQ) from seeing a reply that was a staff action."""
+    from telegram.ext import ApplicationHandlerStop
+
+    raise ApplicationHandlerStop
+
+
+async def _resident_pressed(
+    update: Update, context: LinliContext, ticket_id: int, action: str, arg: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    tickets = context.services.tickets
+    user_id = query.from_user.id
+    tr = context.tr
+    ticket = await tickets.get(ticket_id)
+    if ticket is None or ticket.resident_id != user_id:
+        await query.answer(tr("This button is no longer valid."), show_alert=True)
+        return
+    chat_id = query.message.chat.id if query.message else user_id
+    if action == "urge":
+        result = await tickets.urge(ticket_id, user_id)
+        context.linli.wake_outbox()
+        if result.outcome is Outcome.OK:
+            await query.answer(tr("The staff have been reminded."), show_alert=True)
+        elif result.outcome is Outcome.TOO_SOON:
+            await query.answer(
+                tr(
+                    "You reminded them recently; you can again in {minutes} minutes.",
+                    minutes=result.detail,
+                ),
+                show_alert=True,
+            )
+        else:
+            await query.answer(tr("This request is closed."), show_alert=True)
+    elif action == "info":
+        await query.answer()
+        await start_dialog(
+            context, user_id, chat_id, INFO, "info", {"ticket_id": ticket_id}, ticket.community_id
+        )
+    elif action == "cancel":
+        result = await tickets.act(ticket_id, user_id, Action.CANCEL)
+        context.linli.wake_outbox()
+        if result.outcome is Outcome.OK:
+            await query.answer()
+            await context.bot.send_message(
+                chat_id,
+                tr("Your repair request {number} is cancelled.", number=escape(ticket.number)),
+                parse_mode="HTML",
+            )
+        else:
+            await query.answer(
+                tr("It cannot be cancelled any more: work has started or it is closed."),
+                show_alert=True,
+            )
+    elif action == "rate" and arg.isdigit():
+        result = await tickets.rate(ticket_id, user_id, int(arg))
+        context.linli.wake_outbox()
+        if result.outcome is not Outcome.OK:
+            await query.answer(tr("You have already rated this request."), show_alert=True)
+            return
+        await query.answer()
+        if isinstance(query.message, Message):
+            try:
+                await query.edit_message_reply_markup(None)
+            except TelegramError:
+                pass
+        if int(arg) <= 2:
+            await context.bot.send_message(
+                chat_id,
+                tr(
+                    "Sorry it is not right yet. I have reopened {number} and told the staff.",
+                    number=escape(ticket.number),
+                ),
+                parse_mode="HTML",
+            )
+        await start_dialog(
+            context,
+            user_id,
+            chat_id,
+            COMMENT,
+            "comment",
+            {"ticket_id": ticket_id},
+            ticket.community_id,
+        )
+    else:
+        await query.answer(tr("This button is no longer valid."))
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Install /repair, /tickets, /ticket, the ticket buttons and the dialogs."""
+    for flow in (REPAIR, INFO, COMMENT):
+        Flow.register(flow)
+    linli = application.bot_data["linli"]
+    linli.services.tickets.renderer = Renderer(linli.catalogs)
+    if linli.ticker is not None:
+        linli.ticker.add("tickets", linli.services.tickets.tick)
+    on_deep_link("repair", _repair_link)
+    application.add_handler(command("repair", repair))
+    application.add_handler(command("tickets", tickets_command))
+    application.add_handler(command("ticket", ticket_command))
+    application.add_handler(CallbackQueryHandler(pressed, pattern=pattern(PREFIX)))
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.REPLY
+            & (filters.TEXT | filters.PHOTO)
+            & ~filters.COMMAND,
+            staff_reply,
+        ),
+        group=-4,
+    )
