@@ -36,7 +36,11 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Case, System, ev
 from knowledge.normalize import clean  # noqa: E402
 from knowledge.segment import segment  # noqa: E402
 
-HALVES = {"A (tuning)": ROOT / "eval" / "faq_a.txt", "B (held out)": ROOT / "eval" / "faq_b.txt"}
+HALVES = {
+    "A (tuning)": ROOT / "eval" / "faq_a.txt",
+    "B (held out)": ROOT / "eval" / "faq_b.txt",
+    "C (independent)": ROOT / "eval" / "faq_c.txt",
+}
 BASELINE_FALSE_REPLIES = 0.05
 
 
