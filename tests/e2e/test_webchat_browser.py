@@ -46,6 +46,7 @@ async def test_a_resident_chats_with_linli_in_the_browser(linli: Linli) -> None:
 
             # The private chat: ask for help, see the Chinese answer arrive.
             await page.click(f'#chat-list [data-chat-id="{WANG}"]')
+            await expect(page.locator("#reply-bar")).to_be_hidden()
             await page.fill("#composer-input", "/help")
             await page.click("#send-button")
             await expect(page.locator("#messages .msg.from-bot").last).to_contain_text(
