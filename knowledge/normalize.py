@@ -21,7 +21,9 @@ _NOT_WORD = re.compile(r"[^\w?]+|_+")
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _TOKEN = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
 _HYPHEN = re.compile(r"(?<=[A-Za-z])(?:['’]s\b|[-'’](?=[A-Za-z]))")
-_CONVERTER = opencc.OpenCC("t2s")
+# Taiwan phrases to mainland ones (寬頻→宽带, 網路→网络, 軟體→软件) with the characters, then
+# Hong Kong variant characters (衞→卫) that tw2sp leaves; plain t2s does neither.
+_CONVERTERS = (opencc.OpenCC("tw2sp"), opencc.OpenCC("hk2s"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class Analysis:
 
 
 def clean(text: str) -> str:
-    """NFKC, drop control/bidi/invisible characters, emoji and punctuation to spaces, t2s, lower-case."""
+    """NFKC, drop control/bidi/invisible characters, emoji and punctuation to spaces, to simplified, lower-case."""
     import unicodedata
 
     if not isinstance(text, str):
@@ -43,7 +45,11 @@ def clean(text: str) -> str:
     text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
     text = _HYPHEN.sub("", _INVISIBLE.sub("", text))
     text = _NOT_WORD.sub(" ", text).strip()[:MAX_CHARS]
-    return _CONVERTER.convert(text).lower() if text else ""
+    if not text:
+        return ""
+    for converter in _CONVERTERS:
+        text = converter.convert(text)
+    return text.lower()
 
 
 def stem(word: str) -> str:

@@ -85,3 +85,35 @@ def test_english_questions_in_the_middle_and_cries_for_help() -> None:
         assert asks_something(clean(text)), text
     for text in ["thanks everyone for the help", "感谢物业师傅帮我修好了水管"]:
         assert not asks_something(clean(text)), text
+
+
+def test_taiwan_and_hong_kong_wording_becomes_mainland_wording() -> None:
+    assert clean("寬頻要怎麼申請") == "宽带要怎么申请"  # a Taiwan phrase, not only its characters
+    assert clean("衞生間") == "卫生间"  # a Hong Kong variant character
+    assert normalise("瓦斯費在哪繳").text == normalise("燃气费在哪交").text
+    assert normalise("想當志工").text == normalise("想当志愿者").text
+
+
+def test_cantonese_is_rewritten_and_asks() -> None:
+    assert normalise("喺邊度搵物業").text == normalise("在哪里找物业").text
+    assert normalise("水費點樣交").text == normalise("水费怎么交").text
+    assert asks_something(clean("管理費幾多錢"))
+    assert asks_something(clean("係咪要登記"))
+
+
+def test_the_lexicon_has_no_key_twice() -> None:
+    """A canonical word listed twice in YAML silently drops the first list (it happened)."""
+    from collections import Counter
+
+    import yaml
+
+    from knowledge.lexicon import LEXICON_PATH
+
+    def check(node: yaml.Node) -> None:
+        if isinstance(node, yaml.MappingNode):
+            keys = Counter(k.value for k, _ in node.value)
+            assert not [k for k, n in keys.items() if n > 1]
+            for _, value in node.value:
+                check(value)
+
+    check(yaml.compose(LEXICON_PATH.read_text(encoding="utf-8")))
