@@ -67,15 +67,17 @@ def send(
     reply_to: Any = None,
     photo: bytes | None = None,
     document: tuple[bytes, str, str | None] | None = None,
+    voice: tuple[bytes, int] | None = None,
     sender_chat: Any = None,
 ) -> dict[str, Any]:
-    """A person sends a message (text, photo or document); the bot gets it as an update."""
+    """A person sends a message (text, photo, document or voice); the bot gets it as an update."""
     chat, user = find_chat(hub, chat_id), find_user(hub, user_id)
     _writer(hub, chat, user)
     text = (text or "").strip()
-    if not text and photo is None and document is None:
+    media = photo is not None or document is not None or voice is not None
+    if not text and not media:
         raise ActionError("the message is empty", "消息不能为空")
-    limit = 1024 if (photo is not None or document is not None) else MAX_TEXT
+    limit = 1024 if media else MAX_TEXT
     if entities.utf16_len(text) > limit:
         raise ActionError(f"the text is longer than {limit} characters", f"消息超过 {limit} 个字符")
     fields: dict[str, Any] = {}
@@ -83,9 +85,11 @@ def send(
         fields["photo"] = hub.files.add_photo(photo)
     elif document is not None:
         fields["document"] = hub.files.add_document(*document)
+    elif voice is not None:
+        fields["voice"] = hub.files.add_voice(*voice)
     if text:
         ents = entities.detect(text) or None
-        if photo is not None or document is not None:
+        if media:
             fields.update(caption=text, caption_entities=ents)
         else:
             fields.update(text=text, entities=ents)

@@ -16,6 +16,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PHOTO_SIDES = (90, 320, 800, 1280)
+VOICE_PREFIX = "AwAC"  # file_ids start by kind, as Telegram's do: AgAC photo, BQAC document
 
 
 @dataclass
@@ -31,6 +32,7 @@ class StoredFile:
     width: int | None = None
     height: int | None = None
     group: str | None = None
+    duration: int | None = None
 
 
 class FileStore:
@@ -111,6 +113,33 @@ class FileStore:
         """The Bot API Document object of a stored file."""
         fields = ("file_id", "file_unique_id", "file_size", "file_name", "mime_type")
         return {k: getattr(stored, k) for k in fields if getattr(stored, k) is not None}
+
+    def add_voice(self, data: bytes, duration: int) -> dict[str, Any]:
+        """Store a voice message (OGG/Opus as sent); returns the Bot API Voice object."""
+        rel, unique = self._write(data, "voice", ".oga")
+        stored = self._register(
+            VOICE_PREFIX, rel, unique, len(data), mime_type="audio/ogg", duration=max(0, duration)
+        )
+        self._save()
+        return self.voice_api(stored)
+
+    def voice(self, file_id: str) -> dict[str, Any] | None:
+        """The Voice object of a stored voice file_id (None for other files and unknown ids)."""
+        stored = self.files.get(file_id)
+        if stored is None or not stored.file_id.startswith(VOICE_PREFIX):
+            return None
+        return self.voice_api(stored)
+
+    @staticmethod
+    def voice_api(stored: StoredFile) -> dict[str, Any]:
+        """The Bot API Voice object of a stored file."""
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": stored.duration or 0,
+            "mime_type": stored.mime_type or "audio/ogg",
+            "file_size": stored.file_size,
+        }
 
     def photo_sizes(self, file_id: str) -> list[dict[str, Any]] | None:
         """The PhotoSize list a photo file_id belongs to (to send it again)."""

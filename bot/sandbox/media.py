@@ -1,7 +1,8 @@
-"""Bot API methods with files (sendPhoto, sendDocument, getFile) and copying/forwarding."""
+"""Bot API methods with files (sendPhoto, sendDocument, sendVoice, getFile), copying, forwarding."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.sandbox import entities
@@ -9,10 +10,10 @@ from bot.sandbox.errors import bad_request
 from bot.sandbox.files import image_size
 from bot.sandbox.hub import Hub
 from bot.sandbox.messaging import MAX_CAPTION, extras, formatted, post, target
-from bot.sandbox.params import Params
+from bot.sandbox.params import Params, Upload
 
 WRONG_FILE = "wrong file identifier/HTTP URL specified"
-COPIED_FIELDS = ("text", "entities", "caption", "caption_entities", "photo", "document")
+COPIED_FIELDS = ("text", "entities", "caption", "caption_entities", "photo", "document", "voice")
 
 
 def _caption(params: Params) -> dict[str, Any]:
@@ -31,42 +32,72 @@ def _reference(params: Params, name: str) -> str:
     return ref
 
 
-async def send_photo(hub: Hub, params: Params) -> dict[str, Any]:
-    """sendPhoto: an upload or a known file_id; returns a Message with a PhotoSize list."""
+def _send_file(
+    hub: Hub,
+    params: Params,
+    name: str,
+    store: Callable[[Upload], Any],
+    lookup: Callable[[str], Any],
+) -> dict[str, Any]:
+    """Send the file in parameter `name`: an upload (`store`) or a known file_id (`lookup`)."""
     chat = target(hub, params)
-    upload = params.uploads.get("photo")
+    upload = params.uploads.get(name)
     if upload is not None:
         if not upload.data:
             raise bad_request("file must be non-empty")
-        if image_size(upload.data) is None:
-            raise bad_request("IMAGE_PROCESS_FAILED")
-        photo = hub.files.add_photo(upload.data)
+        value = store(upload)
     else:
-        sizes = hub.files.photo_sizes(_reference(params, "photo"))
-        if sizes is None:
+        value = lookup(_reference(params, name))
+        if value is None:
             raise bad_request(WRONG_FILE)
-        photo = sizes
     caption = _caption(params)
     fields, keyboard = extras(hub, chat, params)
-    return post(hub, chat, keyboard, photo=photo, **caption, **fields)
+    return post(hub, chat, keyboard, **{name: value}, **caption, **fields)
+
+
+async def send_photo(hub: Hub, params: Params) -> dict[str, Any]:
+    """sendPhoto: an upload or a known file_id; returns a Message with a PhotoSize list."""
+
+    def store(upload: Upload) -> Any:
+        if image_size(upload.data) is None:
+            raise bad_request("IMAGE_PROCESS_FAILED")
+        return hub.files.add_photo(upload.data)
+
+    return _send_file(hub, params, "photo", store, hub.files.photo_sizes)
 
 
 async def send_document(hub: Hub, params: Params) -> dict[str, Any]:
     """sendDocument: an upload or a known file_id."""
-    chat = target(hub, params)
-    upload = params.uploads.get("document")
-    if upload is not None:
-        if not upload.data:
-            raise bad_request("file must be non-empty")
-        document = hub.files.add_document(upload.data, upload.filename, upload.content_type)
-    else:
-        stored = hub.files.get(_reference(params, "document"))
-        if stored is None:
-            raise bad_request(WRONG_FILE)
-        document = hub.files.document_api(stored)
-    caption = _caption(params)
-    fields, keyboard = extras(hub, chat, params)
-    return post(hub, chat, keyboard, document=document, **caption, **fields)
+
+    def lookup(ref: str) -> Any:
+        stored = hub.files.get(ref)
+        return hub.files.document_api(stored) if stored is not None else None
+
+    return _send_file(
+        hub,
+        params,
+        "document",
+        lambda u: hub.files.add_document(u.data, u.filename, u.content_type),
+        lookup,
+    )
+
+
+async def send_voice(hub: Hub, params: Params) -> dict[str, Any]:
+    """sendVoice: an upload (kept as sent, OGG/Opus) or a known voice file_id; `duration`."""
+
+    def lookup(ref: str) -> Any:
+        voice = hub.files.voice(ref)
+        if voice is None and hub.files.get(ref) is not None:
+            raise bad_request("type of file mismatch")
+        return voice
+
+    return _send_file(
+        hub,
+        params,
+        "voice",
+        lambda u: hub.files.add_voice(u.data, params.integer("duration") or 0),
+        lookup,
+    )
 
 
 async def get_file(hub: Hub, params: Params) -> dict[str, Any]:
@@ -119,6 +150,7 @@ async def forward_message(hub: Hub, params: Params) -> dict[str, Any]:
 METHODS = {
     "sendphoto": send_photo,
     "senddocument": send_document,
+    "sendvoice": send_voice,
     "getfile": get_file,
     "copymessage": copy_message,
     "forwardmessage": forward_message,

@@ -107,7 +107,7 @@ class Scripting:
         return self.hub.world.state()
 
     async def send(self, request: web.Request) -> Any:
-        """A person sends a message: JSON (text, base64 photo/document) or multipart (photo)."""
+        """A person sends a message: JSON (text, base64 photo/document/voice) or multipart."""
         if request.content_type == "multipart/form-data":
             form = await request.post()
             data: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -117,6 +117,9 @@ class Scripting:
             doc = form.get("document")
             if isinstance(doc, web.FileField):
                 data["_document"] = (doc.file.read(), doc.filename or "file", doc.content_type)
+            voice = form.get("voice")
+            if isinstance(voice, web.FileField):
+                data["_voice"] = (voice.file.read(), _integer(data.get("duration"), "duration"))
         else:
             data = await _json(request)
             if data.get("photo"):
@@ -128,6 +131,11 @@ class Scripting:
                     name,
                     data.get("mime_type"),
                 )
+            if data.get("voice"):
+                data["_voice"] = (
+                    _b64(data["voice"], "voice"),
+                    _integer(data.get("duration"), "duration"),
+                )
         _need(data, "chat_id", "user_id")
         message = actions.send(
             self.hub,
@@ -137,6 +145,7 @@ class Scripting:
             reply_to=data.get("reply_to_message_id"),
             photo=data.get("_photo"),
             document=data.get("_document"),
+            voice=data.get("_voice"),
             sender_chat=data.get("sender_chat") or None,
         )
         return {"ok": True, "message_id": message["message_id"], "message": message}
@@ -267,11 +276,24 @@ class Scripting:
                 )
         elif isinstance(data.get("update"), dict):
             update = self.hub.feed.inject(data["update"])
+            self._answerable(update.get("callback_query"))
         else:
             raise ActionError(
                 "give update or repeat_update_id", "请提供 update 或 repeat_update_id"
             )
         return {"ok": True, "update_id": update["update_id"]}
+
+    def _answerable(self, query: Any) -> None:
+        """An injected callback query can be answered, as any query Telegram delivers."""
+        if not isinstance(query, dict) or not query.get("id"):
+            return
+        message = query.get("message") if isinstance(query.get("message"), dict) else {}
+        sender = query.get("from") if isinstance(query.get("from"), dict) else {}
+        self.hub.queries[str(query["id"])] = {
+            "chat_id": (message.get("chat") or {}).get("id"),
+            "user_id": sender.get("id"),
+            "message_id": message.get("message_id"),
+        }
 
     async def calls(self, request: web.Request) -> Any:
         """Bot API calls so far (filter by method, after a sequence number)."""

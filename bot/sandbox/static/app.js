@@ -160,6 +160,10 @@ function renderMessage(m) {
   if (m.document) {
     node.append(el("a", { href: `/sandbox/api/file/${encodeURIComponent(m.document.file_id)}`, download: m.document.file_name || "file" }, "📄 " + (m.document.file_name || "file")));
   }
+  if (m.voice) {
+    const src = `/sandbox/api/file/${encodeURIComponent(m.voice.file_id)}`;
+    node.append(el("div", { class: "voice" }, `🎤 ${m.voice.duration || 0}″ `, el("audio", { controls: "", preload: "none", src })));
+  }
   const text = m.text != null ? m.text : m.caption;
   if (text) node.append(el("div", { class: "text" }, text));
   const markup = m.reply_markup && m.reply_markup.inline_keyboard;
