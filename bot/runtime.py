@@ -20,6 +20,7 @@ from bot.commands import COMMANDS
 from bot.context import Linli
 from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
 from bot.i18n import Catalogs
+from bot.open311 import Open311
 from bot.outbox import OutboxDispatcher
 from bot.services import Services
 from bot.settings import Settings, UpdateMode
@@ -156,11 +157,13 @@ class Runtime:
         return urlparse(self.settings.webhook_url or "").path or "/telegram/webhook"
 
     async def _start_web(self) -> None:
+        assert self.db is not None
         app = build_web_app(
             ready=self._ready,
             feed=self._feed if self.webhook else None,
             secret=self._secret,
             path=self.webhook_path,
+            routes=Open311(self.db, self.settings, self.clock).routes(),
         )
         self._web_runner = web.AppRunner(app, access_log=None)
         await self._web_runner.setup()

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("zh-CN", "en")
+OPEN311_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
 class UpdateMode(enum.StrEnum):
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
         default_factory=list, alias="LINLI_KNOWLEDGE_PATHS"
     )
     faq_cooldown_minutes: float = Field(default=10, ge=0, le=1440, alias="LINLI_FAQ_COOLDOWN_MINUTES")
+    open311_api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="LINLI_OPEN311_API_KEYS"
+    )
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -60,9 +64,23 @@ class Settings(BaseSettings):
             return [value]
         return value
 
-    @field_validator("knowledge_paths", mode="before")
+    @field_validator("open311_api_keys")
     @classmethod
-    def _split_paths(cls, value: object) -> object:
+    def _keys(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            key, _, community = entry.partition(":")
+            if not OPEN311_KEY.fullmatch(key):
+                raise ValueError(
+                    "each key must be 16-128 characters of A-Z, a-z, 0-9, _ and -, "
+                    "optionally followed by :community_id"
+                )
+            if community and not community.isdigit():
+                raise ValueError("a key's community (after the colon) must be a community id")
+        return value
+
+    @field_validator("knowledge_paths", "open311_api_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [p.strip() for p in value.split(",") if p.strip()]
         return value
@@ -175,7 +193,7 @@ def describe_validation_error(exc: ValidationError) -> str:
         return message
     key = _env_key(key)
     raw = err.get("input")
-    secret = "TOKEN" in key or "SECRET" in key
+    secret = any(word in key for word in ("TOKEN", "SECRET", "KEYS"))
     shown = "" if raw is None or isinstance(raw, dict) or secret else f" (got {raw!r})"
     return f"{key}: {message}{shown}"
 

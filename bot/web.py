@@ -1,11 +1,11 @@
-"""The bot's own web server: health checks and the Telegram webhook."""
+"""The bot's own web server: health checks, the Telegram webhook and extra routes (Open311)."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,9 +19,14 @@ Check = Callable[[], Awaitable[bool]]
 
 
 def build_web_app(
-    *, ready: Check, feed: Feed | None, secret: str | None, path: str
+    *,
+    ready: Check,
+    feed: Feed | None,
+    secret: str | None,
+    path: str,
+    routes: Sequence[web.AbstractRouteDef] = (),
 ) -> web.Application:
-    """An aiohttp app with /healthz, /readyz and, when `feed` is given, the webhook route."""
+    """An aiohttp app with /healthz, /readyz, `routes` and, when `feed` is given, the webhook."""
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -50,4 +55,5 @@ def build_web_app(
     app.router.add_get("/readyz", readyz)
     if feed is not None:
         app.router.add_post(path, webhook)
+    app.router.add_routes(routes)
     return app

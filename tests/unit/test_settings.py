@@ -89,3 +89,19 @@ def test_every_setting_is_documented_in_env_example() -> None:
     }
     keys = {field.alias for field in Settings.model_fields.values()}
     assert keys == documented
+
+
+def test_open311_keys_are_checked_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "LINLI_OPEN311_API_KEYS", " district-key-0123456789 , board-key-abcdefghij:3 "
+    )
+    assert load_settings().open311_api_keys == [
+        "district-key-0123456789",
+        "board-key-abcdefghij:3",
+    ]
+    for value in ("short-secret", "good-key-0123456789:YG", "bad key with spaces 0123"):
+        monkeypatch.setenv("LINLI_OPEN311_API_KEYS", value)
+        with pytest.raises(SettingsError) as info:
+            load_settings()
+        assert "LINLI_OPEN311_API_KEYS" in str(info.value)
+        assert value not in str(info.value) and "secret" not in str(info.value)
