@@ -27,9 +27,16 @@ TOPIC_KINDS = frozenset("2467")
 TOPIC_MAX_SHARE = 0.2  # ... and is known to at most this share of the entries (怎么, 什么时候 are no topic)
 
 
-def units(analysis: Analysis) -> set[str]:
-    """The n-gram units of a normalised text."""
+def units(analysis: Analysis, words: frozenset[str] = frozenset()) -> set[str]:
+    """The n-gram units of a normalised text.
+
+    `words`: sound pairs ("2x y") known inside a word; where jieba cut a message into two
+    one-character words that sound like such a pair (仿|客 for 访客, 报|秀 for 报修: a homophone
+    slip is no dictionary word), the boundary is taken back, so the slip weighs as the word would.
+    """
     tokens, surface, starts = analysis.tokens, analysis.surface, analysis.starts
+    if words:
+        starts = _rejoin(tokens, surface, starts, words)
     out: set[str] = set()
     n = len(tokens)
     word_start = 0
@@ -53,6 +60,22 @@ def units(analysis: Analysis) -> set[str]:
         if i + 2 < n:
             out.add(f"3{tok} {tokens[i + 2]}")
     return out
+
+
+def _rejoin(
+    tokens: tuple[str, ...], surface: tuple[str, ...], starts: tuple[bool, ...], words: frozenset[str]
+) -> tuple[bool, ...]:
+    """Word starts with the boundary between two one-character words that sound like a known pair removed."""
+    fixed = list(starts)
+    n = len(tokens)
+
+    def single(i: int) -> bool:  # token i is a one-character Chinese word
+        return starts[i] and (i + 1 == n or starts[i + 1]) and len(surface[i]) == 1 and is_han(surface[i])
+
+    for i in range(n - 1):
+        if single(i) and single(i + 1) and f"2{tokens[i]} {tokens[i + 1]}" in words:
+            fixed[i + 1] = False
+    return tuple(fixed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +131,7 @@ class QuestionIndex:
         self.idf = {u: math.log(1 + n / c) for u, c in df.items()}
         self._weights: dict[str, float] = {}
         self.vocab = [frozenset(v) for v in vocab]
+        self.words = frozenset(u for u in df if u[0] == "2")
         common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}
         self.topics = frozenset(topics - common)
         self.keyword_units = {k: v - common for k, v in self.keyword_units.items()}
@@ -136,7 +160,10 @@ class QuestionIndex:
 
     def search(self, analysis: Analysis, limit: int = 40) -> tuple[list[Hit], dict[str, float]]:
         """The questions that share the most weight with a message, best first, and its unit weights."""
-        found = units(analysis)
+        found = units(analysis, self.words)
+        # Exact characters are a bonus for text the knowledge base has, never a cost: the pair's
+        # sound unit already counts, so a homophone slip (仿客) does not weigh twice as unknown.
+        found -= {u for u in found if u[0] == "4" and u not in self.idf}
         weights = {u: self.weight(u) for u in found}
         total = sum(weights.values())
         if not total:

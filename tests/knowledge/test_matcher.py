@@ -118,3 +118,14 @@ def test_entries_without_keywords_can_still_be_answered() -> None:
     )
     result = Matcher(kb).match("健身房几点开门啊", mode="passive")
     assert result.entry is not None and result.entry.id == "gym"
+
+
+def test_a_homophone_slip_that_jieba_cuts_apart_still_weighs_as_the_word(matcher: Matcher) -> None:
+    # 仿客, 车为, 报秀 are no dictionary words: jieba leaves single characters, whose pair sounds
+    # like 访客, 车位, 报修.
+    cases = {"明天有仿客来要登记吗": "visitor-registration", "有车为出租吗": "parking-space-rent",
+             "厨房水龙头坏了怎么报秀": "repair-home"}
+    for text, expected in cases.items():
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.ANSWER and result.entry is not None, text
+        assert result.entry.id == expected, text
