@@ -12,10 +12,13 @@ _EN_WORDS = re.compile(r"[a-z]+")
 # right before a subject.
 _EN_AUX = frozenset("can could should would will is are was were do does did may shall".split())
 _EN_SUBJECTS = frozenset("i we you it there someone anyone somebody anybody they he she this that "
-                         "my our the management property".split())
+                         "my our your his her their a an these those the management property "
+                         "linli bot people residents tenants visitors guests kids children workers staff".split())
 _EN_NOT_A_CRY = frozenset("the for your their his her all of".split())
 # Thanks for something done ("感谢师傅帮我修好了") is no request.
 _THANKS = ("谢谢", "感谢", "多谢", "辛苦")
+# "分这么细干嘛", "搞那么复杂为什么": an exclamation dressed as a question.
+_RHETORICAL = re.compile(r"(这么|那么|这样|那样)[^ |]{0,4}?(干嘛|干什么|为什么|为啥)")
 
 
 def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
@@ -25,7 +28,7 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
         return False
     if "?" in cleaned:
         return True
-    compact = cleaned.replace(" ", "")
+    compact = _RHETORICAL.sub("|", cleaned.replace(" ", ""))
     for phrase in lexicon.not_questions:
         if phrase in compact:
             compact = compact.replace(phrase, "|")
@@ -47,3 +50,19 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
         return True  # "stuck in the lift help", but not "thanks for the help"
     padded = f" {joined} "
     return any(f" {w} " in padded for w in lexicon.english_anywhere)
+
+
+def pleads(cleaned: str, lexicon: Lexicon | None = None) -> bool:
+    """Whether a cleaned message states a predicament that asks for help without a question.
+
+    出不去, 联系不上车主, 快递显示签收了可是没拿到, "i can't get out": someone stuck. A remark
+    or complaint (电梯又坏了, 停电了好热) is no plea. The matcher answers a plea in a group only
+    when it is very sure (Policy.answer_plea).
+    """
+    lexicon = lexicon or load_lexicon()
+    if not cleaned:
+        return False
+    words = _EN_WORDS.findall(cleaned.replace("'", ""))
+    padded = f" {' '.join(words)} "
+    compact = cleaned.replace(" ", "")
+    return any((f" {p} " in padded) if p.isascii() else (p in compact) for p in lexicon.pleas)

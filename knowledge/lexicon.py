@@ -30,6 +30,7 @@ class Lexicon:
     english_anywhere: tuple[str, ...]
     english_openers: tuple[str, ...]
     not_questions: tuple[str, ...]
+    pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
 
     def rewrite(self, text: str) -> str:
         """Apply synonyms, dialect and filler removal in one longest-first pass."""
@@ -75,6 +76,7 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         english_anywhere=tuple(_words(cues.get("english_anywhere"))),
         english_openers=tuple(_words(cues.get("english_openers"))),
         not_questions=tuple(_words(cues.get("not_questions"))),
+        pleas=tuple(_words(cues.get("pleas"))),
     )
 
 

@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 
 from knowledge.entries import Entry, KnowledgeBase
 from knowledge.index import QuestionIndex
-from knowledge.intent import asks_something
+from knowledge.intent import asks_something, pleads
 from knowledge.normalize import analyse, clean
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class Policy:
     sequence_weight: float = 0.25  # rapidfuzz similarity of the sounds (order matters a little)
     topic_penalty: float = 0.3  # share of the score lost when the entry lacks the message's main topic word
     answer_passive: float = 52.0  # a group message not addressed to the bot
+    answer_plea: float = 65.0  # ... that states a predicament without asking (出不去, can't find)
     margin_passive: float = 5.0  # over the runner-up entry
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     answer_addressed: float = 50.0
@@ -67,17 +68,18 @@ class Matcher:
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
-        ranked, asks, _ = self._rank(text)
-        return ranked, asks
+        ranked, asks, plea, _ = self._rank(text)
+        return ranked, asks or plea
 
-    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, frozenset[str]]:
-        """rank() and the message's topic units (units of some entry's keywords)."""
+    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str]]:
+        """rank(), whether it only states a predicament, and its topic units (of some entry's keywords)."""
         cleaned = clean(text)
         asks = asks_something(cleaned)
+        plea = not asks and pleads(cleaned)
         analysis = analyse(cleaned)
         hits, weights = self.index.search(analysis)
         if not hits:
-            return [], asks, frozenset()
+            return [], asks, plea, frozenset()
         total = sum(weights.values())
         found = set(weights)
         # Topic units of the message; a pair split by jieba (装休) or with a character between
@@ -109,7 +111,7 @@ class Matcher:
             ) * (1.0 - policy.topic_penalty * (1.0 - on_topic[e]))
             best[e] = max(best.get(e, 0.0), score)
         ranked = sorted(best.items(), key=lambda item: -item[1])
-        return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks, frozenset(topical)
+        return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks, plea, frozenset(topical)
 
     def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
         """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""
@@ -118,7 +120,8 @@ class Matcher:
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
         if mode == "passive" and query.lstrip().startswith("/"):
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
-        ranked, asks, topical = self._rank(query)
+        ranked, asks, plea, topical = self._rank(query)
+        asks = asks or plea  # someone stuck asks for help
         top3 = ranked[:3]
         if not ranked:
             return MatchResult(query, Decision.SILENT, None, 0.0, [], asks, "nothing similar")
@@ -131,7 +134,8 @@ class Matcher:
             # keywords); an entry without keywords is not held to it.
             own = self.index.keyword_units.get(entry.id)
             on_topic = not (p.passive_needs_topic and own) or bool(topical & own)
-            if asks and on_topic and score >= p.answer_passive and margin >= p.margin_passive:
+            needed = p.answer_plea if plea else p.answer_passive
+            if asks and on_topic and score >= needed and margin >= p.margin_passive:
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)

@@ -129,3 +129,11 @@ def test_a_homophone_slip_that_jieba_cuts_apart_still_weighs_as_the_word(matcher
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.ANSWER and result.entry is not None, text
         assert result.entry.id == expected, text
+
+
+def test_someone_stuck_is_answered_in_the_group_only_when_the_match_is_sure(matcher: Matcher) -> None:
+    result = matcher.match("电梯卡在两层中间了我们出不来", mode="passive")
+    assert result.decision is Decision.ANSWER and result.entry is not None
+    assert result.entry.id == "elevator-trapped"
+    for text in ["找不到好吃的早餐店", "老公又联系不上了"]:  # a plea, but nothing the knowledge base knows
+        assert matcher.match(text, mode="passive").decision is Decision.SILENT, text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from knowledge.intent import asks_something
+from knowledge.intent import asks_something, pleads
 from knowledge.normalize import clean, normalise
 from knowledge.phonetic import fold
 
@@ -61,6 +61,21 @@ def test_a_message_asks_something_or_not() -> None:
         assert asks_something(clean(text)), text
     for text in ["早上好各位邻居🌞", "物业今天把草坪修得真好看", "物业费怎么这么贵", "谢谢大家", "Thanks all"]:
         assert not asks_something(clean(text)), text
+
+
+def test_few_and_rhetorical_why_are_no_questions_but_a_dropped_subject_request_is() -> None:
+    for text in ["快递站我去了好几次都关着", "那几个保安大哥人真好", "过几天就开学了", "停个车搞这么复杂干嘛",
+                 "为什么这么慢"]:
+        assert not asks_something(clean(text)), text
+    for text in ["想办个停车月卡", "想在阳台装个晾衣架", "Can the kids play in the courtyard"]:
+        assert asks_something(clean(text)), text
+
+
+def test_a_predicament_is_a_plea_a_remark_is_not() -> None:
+    for text in ["钥匙落家里了进不去", "快递柜里的东西不见了", "I'm locked out of my flat", "my bike was stolen"]:
+        assert pleads(clean(text)), text
+    for text in ["电梯又坏了", "停电了好热😩", "门禁卡找到了，谢谢大家", "the elevator is so slow today"]:
+        assert not pleads(clean(text)), text
 
 
 @settings(max_examples=300, deadline=None)
