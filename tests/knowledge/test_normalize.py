@@ -54,6 +54,9 @@ def test_emoji_and_punctuation_only_become_nothing() -> None:
 def test_english_is_stemmed_and_mapped() -> None:
     assert sounds("Where do I put the rubbish?") == sounds("where put garbage")
     assert sounds("the lifts") == sounds("elevator")
+    assert sounds("mgmt office") == sounds("management office")
+    assert sounds("visiting guests") == sounds("visitor visitor")
+    assert sounds("is it recyclable") == sounds("is it recycled")
 
 
 def test_a_message_asks_something_or_not() -> None:
