@@ -745,6 +745,11 @@ async def tickets_command(update: Update, context: LinliContext) -> None:
     message = update.message
     if message is None or message.from_user is None or context.identity is None:
         return
+    if context.args and context.args[0].lower() in ("export", "导出"):
+        from handlers.ticket_export import export_tickets  # it imports this module
+
+        await export_tickets(update, context)
+        return
     tr = context.tr
     community_id = context.identity.community_id
     is_staff = community_id is not None and await context.services.tickets.is_staff(

@@ -37,6 +37,13 @@ class Policy:
     topic_penalty: float = 0.3  # share of the score lost when the entry lacks the message's main topic word
     answer_passive: float = 52.0  # a group message not addressed to the bot
     answer_plea: float = 65.0  # ... that states a predicament without asking (出不去, can't find)
+    # A long message (voice-to-text run-on) dilutes the share the entry explains: past
+    # long_tokens tokens the passive bar drops by long_step a token, down to answer_long,
+    # and below answer_passive the runner-up must be margin_long behind.
+    long_tokens: int = 12
+    long_step: float = 0.5
+    answer_long: float = 45.0
+    margin_long: float = 15.0
     margin_passive: float = 5.0  # over the runner-up entry
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     answer_addressed: float = 50.0
@@ -68,18 +75,18 @@ class Matcher:
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
-        ranked, asks, plea, _ = self._rank(text)
+        ranked, asks, plea, _, _ = self._rank(text)
         return ranked, asks or plea
 
-    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str]]:
-        """rank(), whether it only states a predicament, and its topic units (of some entry's keywords)."""
+    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int]:
+        """rank(), whether it only states a predicament, its topic units (of some entry's keywords), its length."""
         cleaned = clean(text)
         asks = asks_something(cleaned)
         plea = not asks and pleads(cleaned)
         analysis = analyse(cleaned)
         hits, weights = self.index.search(analysis)
         if not hits:
-            return [], asks, plea, frozenset()
+            return [], asks, plea, frozenset(), len(analysis.tokens)
         total = sum(weights.values())
         found = set(weights)
         # Topic units of the message; a pair split by jieba (装休) or with a character between
@@ -89,6 +96,8 @@ class Matcher:
         topic_weights = {u: self.index.weight(u) for u in topical}
         topic_total = max(topic_weights.values(), default=0.0)
         sound = " ".join(analysis.tokens)
+        # In a long message (a voice run-on) what the entry does not explain is mostly context.
+        dilution = min(1.0, self.policy.long_tokens / max(len(analysis.tokens), 1))
         best: dict[int, float] = {}
         explained: dict[int, float] = {}
         on_topic: dict[int, float] = {}
@@ -96,7 +105,8 @@ class Matcher:
         for hit in hits:
             e = hit.question.entry
             if e not in explained:
-                explained[e] = sum(weights[u] for u in found & self.index.vocab[e]) / total
+                hit_weight = sum(weights[u] for u in found & self.index.vocab[e])
+                explained[e] = hit_weight / (hit_weight + dilution * (total - hit_weight))
                 mine = self.index.keyword_units[self.index.entries[e].id]
                 on_topic[e] = (
                     max((topic_weights[u] for u in topical & mine), default=0.0) / topic_total
@@ -111,7 +121,8 @@ class Matcher:
             ) * (1.0 - policy.topic_penalty * (1.0 - on_topic[e]))
             best[e] = max(best.get(e, 0.0), score)
         ranked = sorted(best.items(), key=lambda item: -item[1])
-        return [(self.index.entries[e], round(s, 1)) for e, s in ranked], asks, plea, frozenset(topical)
+        scored = [(self.index.entries[e], round(s, 1)) for e, s in ranked]
+        return scored, asks, plea, frozenset(topical), len(analysis.tokens)
 
     def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
         """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""
@@ -120,7 +131,7 @@ class Matcher:
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
         if mode == "passive" and query.lstrip().startswith("/"):
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
-        ranked, asks, plea, topical = self._rank(query)
+        ranked, asks, plea, topical, length = self._rank(query)
         asks = asks or plea  # someone stuck asks for help
         top3 = ranked[:3]
         if not ranked:
@@ -134,8 +145,12 @@ class Matcher:
             # keywords); an entry without keywords is not held to it.
             own = self.index.keyword_units.get(entry.id)
             on_topic = not (p.passive_needs_topic and own) or bool(topical & own)
-            needed = p.answer_plea if plea else p.answer_passive
-            if asks and on_topic and score >= needed and margin >= p.margin_passive:
+            if plea:
+                needed, margin_needed = p.answer_plea, p.margin_passive
+            else:
+                needed = max(p.answer_long, p.answer_passive - p.long_step * max(0, length - p.long_tokens))
+                margin_needed = p.margin_passive if score >= p.answer_passive else p.margin_long
+            if asks and on_topic and score >= needed and margin >= margin_needed:
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)

@@ -137,3 +137,10 @@ def test_someone_stuck_is_answered_in_the_group_only_when_the_match_is_sure(matc
     assert result.entry.id == "elevator-trapped"
     for text in ["找不到好吃的早餐店", "老公又联系不上了"]:  # a plea, but nothing the knowledge base knows
         assert matcher.match(text, mode="passive").decision is Decision.SILENT, text
+
+
+def test_a_long_voice_message_is_answered_when_one_entry_clearly_leads(matcher: Matcher) -> None:
+    text = "那个我跟你说我们家上个礼拜刚从外地搬过来小孩还小我们两口子上班都很晚附近有没有那种放学以后可以托管的地方啊"
+    result = matcher.match(text, mode="passive")
+    assert result.decision is Decision.ANSWER and result.entry is not None
+    assert result.entry.id == "kids-after-school"
