@@ -48,6 +48,7 @@ _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sendMessage": ("send_message", ("text",)),
     "sendPhoto": ("send_photo", ("photo",)),
     "sendDocument": ("send_document", ("document",)),
+    "sendVoice": ("send_voice", ("voice",)),
     "editMessageText": ("edit_message_text", ("text", "message_id")),
     "editMessageReplyMarkup": ("edit_message_reply_markup", ("message_id",)),
     "pinChatMessage": ("pin_chat_message", ("message_id",)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 
 from telegram import (
     ForceReply,
@@ -26,6 +27,7 @@ from bot.callbacks import Callback, CallbackDataError, pattern, unpack
 from bot.context import LinliContext
 from bot.i18n import Translate
 from bot.services.faq import FaqReply, Gap, GapOutcome, Mode
+from handlers import repair
 from handlers.common import command, escape, person, reply
 from knowledge import Decision, Entry
 
@@ -79,9 +81,12 @@ def answer_text(entry: Entry, language: str) -> str:
 
 
 def vote_keyboard(
-    tr: Translate, query_id: int, totals: tuple[int, int] | None = None
+    tr: Translate,
+    query_id: int,
+    totals: tuple[int, int] | None = None,
+    more: Sequence[Sequence[InlineKeyboardButton]] = (),
 ) -> InlineKeyboardMarkup:
-    """👍/👎 under an answer, with the entry's totals once someone has voted."""
+    """👍/👎 under an answer, with the entry's totals once someone has voted; `more` rows below."""
     if totals is None:
         up, down = "👍 " + tr("Helpful"), "👎 " + tr("Not helpful")
     else:
@@ -95,9 +100,16 @@ def vote_keyboard(
                 InlineKeyboardButton(
                     down, callback_data=Callback(PREFIX, (VOTE, str(query_id), "0")).pack()
                 ),
-            ]
+            ],
+            *more,
         ]
     )
+
+
+def _more_buttons(context: LinliContext, entry: Entry, private: bool) -> list[list[InlineKeyboardButton]]:
+    """The 🔧 repair button under an answer about repairs (handlers/repair.REPAIR_TAGS)."""
+    button = repair.repair_button(context, private) if repair.about_repairs(entry.tags) else None
+    return [[button]] if button is not None else []
 
 
 async def on_text(update: Update, context: LinliContext) -> None:
@@ -162,7 +174,11 @@ async def _send_answer(message: Message, context: LinliContext, answer: FaqReply
     await reply(
         message,
         answer_text(answer.entry, context.language),
-        reply_markup=vote_keyboard(context.tr, answer.query_id),
+        reply_markup=vote_keyboard(
+            context.tr,
+            answer.query_id,
+            more=_more_buttons(context, answer.entry, message.chat.type == "private"),
+        ),
         link_preview_options=None,
     )
 
@@ -272,7 +288,14 @@ async def _vote(update: Update, context: LinliContext, query_id: int, up: bool) 
         return
     await query.answer(context.tr("Thank you for your feedback!"))
     try:
-        await query.edit_message_reply_markup(vote_keyboard(context.tr, query_id, totals))
+        rows = (
+            query.message.reply_markup.inline_keyboard
+            if isinstance(query.message, Message) and query.message.reply_markup
+            else ()
+        )
+        await query.edit_message_reply_markup(
+            vote_keyboard(context.tr, query_id, totals, more=rows[1:])
+        )
     except Exception as exc:  # "message is not modified" when the totals did not change
         log.debug("vote buttons not updated: %s", exc)
 
@@ -293,7 +316,13 @@ async def _suggestion(update: Update, context: LinliContext, query_id: int, data
         f"<b>{escape(_question_for(entry, context.language))}</b>\n\n"
         + answer_text(entry, context.language),
         parse_mode="HTML",
-        reply_markup=vote_keyboard(context.tr, query_id),
+        reply_markup=vote_keyboard(
+            context.tr,
+            query_id,
+            more=_more_buttons(
+                context, entry, bool(query.message and query.message.chat.type == "private")
+            ),
+        ),
     )
 
 

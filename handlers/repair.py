@@ -38,6 +38,7 @@ MAX_PHOTOS = 3
 PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$|^(0\d{2,3}\d{7,8})$")
 ADDRESS = re.compile(r"^\D*(\d{1,3})\D+(\d{1,2})\D+(\d{1,5})\D*$")
 STAFF_MARK = re.compile(r"#T(\d{1,10})·(\w+)")
+NOTE_LIMIT = 1000  # a note quoted in a message (Telegram's limit is 4096 in all)
 
 CATEGORY_NAMES = {
     "water_power": N_("💧 Water & electricity"),
@@ -95,6 +96,13 @@ ACTION_LABELS = {
     Action.REJECT: N_("⛔ Reject"),
     Action.DUPLICATE: N_("🔁 Duplicate of"),
 }
+# An FAQ answer gets the 🔧 button when one of its entry's tags is one of these (any case).
+# Deliberately not "utilities" (bills and planned outages) nor "safety" (fire, fraud): an
+# entry about a broken lift or a leak is a repair, one about paying the gas bill is not.
+REPAIR_TAGS = frozenset(
+    {"repairs", "repair", "lifts", "lift", "water", "power", "gas", "leaks", "leak", "plumbing"}
+)
+START_PREFIX = "rp"  # the 🔧 button in a private chat: start the repair dialog
 STATUS_CODES = {s: str(i) for i, s in enumerate(TicketStatus)}
 # Staff actions that need more from the staff member first: a reply to a prompt.
 ASKS_FIRST = {
@@ -110,6 +118,11 @@ ASKS_FIRST = {
 
 
 # --- texts -----------------------------------------------------------------------------------
+
+
+def cut(text: str, limit: int) -> str:
+    """The text, shortened to `limit` characters with … when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def location_text(tr: Translate, ticket: Ticket | Draft, private: bool = True) -> str:
@@ -212,7 +225,7 @@ class Renderer:
             if ticket.status is TicketStatus.ASSIGNED and ticket.assignee_name:
                 text += "\n" + tr("Assigned to: {value}", value=escape(ticket.assignee_name))
             if event.note:
-                text += "\n" + tr("Note: {value}", value=escape(event.note))
+                text += "\n" + tr("Note: {value}", value=escape(cut(event.note, NOTE_LIMIT)))
         return _payload(text, resident_markup(ticket, tr))
 
     def staff_notice(self, ticket: Ticket, event: TicketEvent, language: str) -> dict[str, Any]:
@@ -223,7 +236,7 @@ class Renderer:
             "info": tr(
                 "➕ New information for {number}: {note}",
                 number=number,
-                note=escape(event.note or tr("(photo)")),
+                note=escape(cut(event.note or tr("(photo)"), NOTE_LIMIT)),
             ),
             "reopen": tr(
                 "↩️ {number} was reopened after a rating of {note}.",
@@ -260,6 +273,20 @@ class Renderer:
         if len(tickets) > 40:
             lines.append(tr("… and {count} more (/tickets)", count=len(tickets) - 40))
         return {"text": "\n".join(lines), "parse_mode": "HTML"}
+
+    def media(self, ticket: Ticket, event: TicketEvent) -> list[tuple[str, dict[str, Any]]]:
+        """A new ticket's photos and voice message, or the photo an event brought; captioned
+        with the ticket number (the voice is sent again by its file_id)."""
+        caption = ticket.number
+        if event.action == "submit":
+            photos = list((ticket.photos or {}).get("file_ids", []))
+            voice = ticket.voice_file_id
+        else:
+            photos, voice = ([event.photo_file_id] if event.photo_file_id else []), None
+        items = [("sendPhoto", {"photo": p, "caption": caption}) for p in photos]
+        if voice:
+            items.append(("sendVoice", {"voice": voice, "caption": caption}))
+        return items
 
 
 def _payload(text: str, markup: InlineKeyboardMarkup | None) -> dict[str, Any]:
@@ -612,13 +639,9 @@ class RepairFlow(Flow):
             ticket = await turn.context.services.tickets.submit(
                 data["community_id"], turn.dialog.user_id, _draft(data)
             )
+            # The resident's confirmation, with its buttons, comes through the outbox.
+            log.info("dialog %s submitted %s", turn.dialog.id, ticket.number)
             turn.context.linli.wake_outbox()
-            await turn.say(
-                tr(
-                    "Submitted as {number}. The staff have been told; I will let you know here of every change.",
-                    number=escape(ticket.number),
-                )
-            )
         else:
             await self._nudge(turn)
 
@@ -710,6 +733,38 @@ async def repair(update: Update, context: LinliContext) -> None:
             reply_markup=InlineKeyboardMarkup([[button]]),
         )
         return
+    await _start_repair(update, context, community_id)
+
+
+def about_repairs(tags: Sequence[str]) -> bool:
+    """True for a knowledge-base entry about something to repair (see REPAIR_TAGS)."""
+    return any(tag.lower() in REPAIR_TAGS for tag in tags)
+
+
+def repair_button(context: LinliContext, private: bool) -> InlineKeyboardButton | None:
+    """🔧 under an FAQ answer: starts the dialog in private, a deep link from a group."""
+    community_id = context.identity.community_id if context.identity else None
+    label = context.tr("🔧 Report a repair")
+    if private:
+        args = (str(community_id),) if community_id is not None else ()
+        return InlineKeyboardButton(label, callback_data=Callback(START_PREFIX, args).pack())
+    if community_id is None or not context.bot.username:
+        return None
+    return InlineKeyboardButton(
+        label, url=link(context.bot.username, DeepLink("repair", str(community_id)))
+    )
+
+
+async def _start_pressed(update: Update, context: LinliContext) -> None:
+    """The 🔧 button under an FAQ answer in a private chat."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        community_id: int | None = unpack(query.data).int_arg(0)
+    except CallbackDataError:
+        community_id = None  # _start_repair asks for /repair in the group then
+    await query.answer()
     await _start_repair(update, context, community_id)
 
 
@@ -1003,6 +1058,7 @@ async def _after_staff(
         return
     ticket = result.ticket
     tr = context.tr
+    cards = await refresh_cards(context, ticket)
     if query is not None:
         await query.answer(
             tr(
@@ -1011,7 +1067,10 @@ async def _after_staff(
                 status=tr(STATUS_NAMES[ticket.status]),
             )
         )
-        if edit_card and isinstance(query.message, Message):
+        pressed_on = query.message
+        if edit_card and isinstance(pressed_on, Message):
+            if (pressed_on.chat.id, pressed_on.message_id) in cards:
+                return
             renderer = Renderer(context.linli.catalogs)
             try:
                 await query.edit_message_text(
@@ -1021,7 +1080,7 @@ async def _after_staff(
                 )
             except TelegramError as exc:
                 log.debug("card not edited: %s", exc)
-        elif isinstance(query.message, Message):
+        elif isinstance(pressed_on, Message):
             try:
                 await query.edit_message_text(
                     tr(
@@ -1033,6 +1092,21 @@ async def _after_staff(
                 )
             except TelegramError as exc:
                 log.debug("assign menu not edited: %s", exc)
+
+
+async def refresh_cards(context: LinliContext, ticket: Ticket) -> list[tuple[int, int]]:
+    """Bring the staff cards of a ticket up to date (status, assignee, buttons)."""
+    language, cards = await context.services.tickets.cards(ticket.id)
+    renderer, tr = Renderer(context.linli.catalogs), context.translator(language)
+    text, markup = renderer.card_text(ticket, tr), renderer.card_markup(ticket, tr)
+    for chat_id, message_id in cards:
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id, message_id, parse_mode="HTML", reply_markup=markup
+            )
+        except TelegramError as exc:  # "not modified", or the card was deleted
+            log.debug("card %s/%s not edited: %s", chat_id, message_id, exc)
+    return cards
 
 
 async def _answer_stale(query: Any, context: LinliContext, result: Result) -> None:
@@ -1083,7 +1157,7 @@ async def staff_reply(update: Update, context: LinliContext) -> None:
     elif action is Action.ASSIGN:
         if not text:
             await reply(message, context.tr("Please write a name."))
-            return
+            raise_stop()
         kwargs = {"assignee_name": text[:100]}
     elif action is Action.DUPLICATE:
         ticket = await tickets.get(ticket_id)
@@ -1092,12 +1166,13 @@ async def staff_reply(update: Update, context: LinliContext) -> None:
             await reply(
                 message, context.tr("There is no ticket {number}.", number=escape(text[:40]))
             )
-            return
+            raise_stop()
         kwargs = {"duplicate_of": original.id, "note": original.number}
     result = await tickets.act(ticket_id, message.from_user.id, action, **kwargs)
     context.linli.wake_outbox()
     tr = context.tr
     if result.outcome is Outcome.OK and result.ticket is not None:
+        await refresh_cards(context, result.ticket)
         await reply(
             message,
             tr(
@@ -1172,11 +1247,17 @@ async def _resident_pressed(
                 tr("It cannot be cancelled any more: work has started or it is closed."),
                 show_alert=True,
             )
-    elif action == "rate" and arg.isdigit():
+    elif action == "rate" and arg in ("1", "2", "3", "4", "5"):
         result = await tickets.rate(ticket_id, user_id, int(arg))
         context.linli.wake_outbox()
         if result.outcome is not Outcome.OK:
-            await query.answer(tr("You have already rated this request."), show_alert=True)
+            rated = result.ticket is not None and result.ticket.rating is not None
+            await query.answer(
+                tr("You have already rated this request.")
+                if rated
+                else tr("This button is no longer valid."),
+                show_alert=True,
+            )
             return
         await query.answer()
         if isinstance(query.message, Message):
@@ -1219,6 +1300,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(command("tickets", tickets_command))
     application.add_handler(command("ticket", ticket_command))
     application.add_handler(CallbackQueryHandler(pressed, pattern=pattern(PREFIX)))
+    application.add_handler(CallbackQueryHandler(_start_pressed, pattern=pattern(START_PREFIX)))
     application.add_handler(
         MessageHandler(
             filters.UpdateType.MESSAGE

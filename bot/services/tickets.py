@@ -150,6 +150,10 @@ class TicketRenderer(Protocol):
         """The morning list of open tickets."""
         ...
 
+    def media(self, ticket: Ticket, event: TicketEvent) -> list[tuple[str, dict[str, Any]]]:
+        """(Bot API method, payload) of the photos and voice that follow an event's message."""
+        ...
+
 
 @dataclass
 class Draft:
@@ -309,6 +313,24 @@ class TicketService:
                 ticket = await uow.session.get(Ticket, int(cleaned))
                 return ticket if ticket and ticket.community_id == community_id else None
         return None
+
+    async def cards(self, ticket_id: int) -> tuple[str, list[tuple[int, int]]]:
+        """The staff cards sent for a ticket: their language and (chat, message id) each."""
+        async with self.db.uow() as uow:
+            ticket = await uow.session.get(Ticket, ticket_id)
+            submitted = await uow.session.scalar(
+                select(TicketEvent.id).where(
+                    TicketEvent.ticket_id == ticket_id, TicketEvent.action == "submit"
+                )
+            )
+            if ticket is None or submitted is None:
+                return self.settings.default_language, []
+            found = []
+            for chat in await uow.chats.of_community(ticket.community_id, ChatKind.STAFF):
+                row = await uow.outbox.by_key(f"ticket:{ticket_id}:{submitted}:{chat.telegram_id}")
+                if row is not None and row.telegram_message_id is not None:
+                    found.append((row.chat_telegram_id, row.telegram_message_id))
+            return await self._community_language(uow, ticket.community_id), found
 
     async def history(self, ticket_id: int) -> list[TicketEvent]:
         """Every change of a ticket, oldest first."""
@@ -647,7 +669,10 @@ class TicketService:
                 continue
             language = await self._language(uow, user_id, default)
             payload = self.renderer.resident_update(ticket, event, language)
-            await uow.outbox.enqueue(f"ticket:{ticket.id}:{event.id}:{user_id}", user_id, payload)
+            key = f"ticket:{ticket.id}:{event.id}:{user_id}"
+            await uow.outbox.enqueue(key, user_id, payload)
+            if event.action != "submit":  # not their own photos back
+                await self._queue_media(uow, key, user_id, ticket, event)
 
     async def _queue_staff(
         self, uow: UnitOfWork, ticket: Ticket, event: TicketEvent, *, card: bool = False
@@ -665,9 +690,17 @@ class TicketService:
                 if card
                 else self.renderer.staff_notice(ticket, event, language)
             )
-            await uow.outbox.enqueue(
-                f"ticket:{ticket.id}:{event.id}:{chat.telegram_id}", chat.telegram_id, payload
-            )
+            key = f"ticket:{ticket.id}:{event.id}:{chat.telegram_id}"
+            await uow.outbox.enqueue(key, chat.telegram_id, payload)
+            await self._queue_media(uow, key, chat.telegram_id, ticket, event)
+
+    async def _queue_media(
+        self, uow: UnitOfWork, key: str, chat_id: int, ticket: Ticket, event: TicketEvent
+    ) -> None:
+        """The photos and voice message after the text (the outbox keeps a chat's order)."""
+        assert self.renderer is not None
+        for i, (method, payload) in enumerate(self.renderer.media(ticket, event)):
+            await uow.outbox.enqueue(f"{key}:m{i}", chat_id, payload, method=method)
 
     # --- periodic -------------------------------------------------------------------------------
 

@@ -122,9 +122,9 @@ async def fill_in_repair(
 async def submit(linli: Linli, user: int = WANG) -> str:
     summary = await fill_in_repair(linli, user)
     await press(linli, user, user, summary, "提交")
+    await outbox_idle(linli)  # the confirmation comes through the outbox, with its buttons
     done = await last_bot_message(linli, user)
     assert "已提交" in done["text"]
-    await outbox_idle(linli)
     return done["text"]
 
 
@@ -156,9 +156,9 @@ async def test_a_whole_repair_from_the_dialog_to_the_rating(linli: Linli) -> Non
     ):
         assert expected in summary["text"], expected
     await press(linli, WANG, WANG, summary, "提交")
-    submitted = await last_bot_message(linli, WANG)
-    assert "BX-2026-0001" in submitted["text"]
     await outbox_idle(linli)
+    submitted = await last_bot_message(linli, WANG)
+    assert "BX-2026-0001" in submitted["text"] and "已提交" in submitted["text"]
 
     card = await staff_card(linli)
     assert (
