@@ -760,6 +760,9 @@ async def _start_pressed(update: Update, context: LinliContext) -> None:
     query = update.callback_query
     if query is None:
         return
+    if query.message is None or query.message.chat.type != "private":
+        await query.answer(context.tr("This button is no longer valid."))
+        return  # never ask for an address in a group
     try:
         community_id: int | None = unpack(query.data).int_arg(0)
     except CallbackDataError:

@@ -132,6 +132,9 @@ async def test_an_faq_answer_about_repairs_offers_the_repair_dialog(linli: Linli
     assert url.startswith(f"https://t.me/{DEMO_BOT['username']}?start=repair-")
     [fees] = await linli.say(RESIDENTS_GROUP, LI, "/ask 物业费在哪交")
     assert not any("🔧" in label for label, _ in buttons_of(fees))
+    forged = await inject_press(linli, LI, fees, "rp:1")  # the private button, in the group
+    assert forged is not None and "失效" in forged["text"]
+    assert await bot_messages_after(linli, RESIDENTS_GROUP, fees["message_id"]) == []
 
 
 # --- photos and voice ---------------------------------------------------------------------------
