@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from telegram import (
     ForceReply,
@@ -21,6 +22,7 @@ from telegram import (
     MessageEntity,
     Update,
 )
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.callbacks import Callback, CallbackDataError, pattern, unpack
@@ -106,7 +108,9 @@ def vote_keyboard(
     )
 
 
-def _more_buttons(context: LinliContext, entry: Entry, private: bool) -> list[list[InlineKeyboardButton]]:
+def _more_buttons(
+    context: LinliContext, entry: Entry, private: bool
+) -> list[list[InlineKeyboardButton]]:
     """The 🔧 repair button under an answer about repairs (handlers/repair.REPAIR_TAGS)."""
     button = repair.repair_button(context, private) if repair.about_repairs(entry.tags) else None
     return [[button]] if button is not None else []
@@ -169,8 +173,40 @@ async def _respond(message: Message, context: LinliContext, text: str, mode: Mod
         await _report_unanswered(message, context, answer.query_id, text)
 
 
+def photo_of(entry: Entry) -> str | Path | None:
+    """The entry's photo: a local file (relative to its YAML file), else a URL or file_id."""
+    if not entry.photo:
+        return None
+    is_url = entry.photo.startswith(("http://", "https://"))
+    looks_like_file_id = "/" not in entry.photo and "." not in entry.photo
+    if is_url or looks_like_file_id:
+        return entry.photo
+    path = Path(entry.photo)
+    if not path.is_absolute() and entry.source:
+        path = Path(entry.source).parent / path
+    return path if path.is_file() else None
+
+
+async def _send_photo(message: Message, entry: Entry) -> None:
+    """The entry's photo before its answer; a photo Telegram refuses is logged, not fatal."""
+    photo = photo_of(entry)
+    if photo is None:
+        if entry.photo:
+            log.warning("entry %s: photo %r not found", entry.id, entry.photo)
+        return
+    try:
+        if isinstance(photo, Path):
+            with photo.open("rb") as fh:
+                await message.reply_photo(fh, do_quote=message.chat.type != "private")
+        else:
+            await message.reply_photo(photo, do_quote=message.chat.type != "private")
+    except (TelegramError, OSError) as exc:
+        log.warning("entry %s: could not send its photo: %s", entry.id, exc)
+
+
 async def _send_answer(message: Message, context: LinliContext, answer: FaqReply) -> None:
     assert answer.entry is not None and answer.query_id is not None
+    await _send_photo(message, answer.entry)
     await reply(
         message,
         answer_text(answer.entry, context.language),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.demo import DEMO_BOT, RESIDENTS_GROUP, STAFF_GROUP
-from tests.e2e.harness import Linli, buttons_of, text_of
+from bot.settings import Settings
+from tests.e2e.harness import Linli, buttons_of, running, text_of, tiny_png
 
 WANG, LI, EMMA, ZHANG = 1001, 1002, 1003, 2001
 FEE_ANSWER = "物业服务中心"  # in the answer of property-fee-payment
@@ -158,3 +162,23 @@ async def test_another_bots_question_is_never_answered(linli: Linli) -> None:
     )
     sent = await linli.sandbox.send(RESIDENTS_GROUP, other_bot["id"], "物业费在哪交啊？")
     assert await linli.silent_after(RESIDENTS_GROUP, sent)
+
+
+async def test_an_entry_with_a_photo_is_answered_with_the_photo_first(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    (folder / "map.png").write_bytes(base64.b64decode(tiny_png()))
+    (folder / "extra.yaml").write_text(
+        "- id: c-map\n"
+        "  questions: [小区平面图在哪看, 有没有小区地图, Is there a map of the estate?, 小区地图发一下]\n"
+        "  answer: 这是小区平面图，东门是正门。\n"
+        "  keywords: [平面图, 地图, map]\n"
+        "  photo: map.png\n",
+        encoding="utf-8",
+    )
+    async with running(make_settings(LINLI_KNOWLEDGE_PATHS=str(folder))) as linli:
+        replies = await linli.say(WANG, WANG, "小区地图在哪看？")
+        assert len(replies) == 2
+        assert replies[0].get("photo") and "平面图" in replies[1]["text"]

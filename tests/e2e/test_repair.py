@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import struct
-import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,22 +14,17 @@ from bot.demo import DEMO_BOT, RESIDENTS_GROUP, STAFF_GROUP, demo_world
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.models import Role, TicketStatus
-from tests.e2e.harness import Linli, SandboxClient, buttons_of, running, text_of, with_probe
+from tests.e2e.harness import (
+    Linli,
+    SandboxClient,
+    buttons_of,
+    running,
+    text_of,
+    tiny_png,
+    with_probe,
+)
 
 WANG, LI, EMMA, ZHANG, LIU = 1001, 1002, 1003, 2001, 3001
-
-
-def tiny_png() -> str:
-    """A 1×1 PNG, base64."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-    raw += chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
-    return base64.b64encode(raw).decode()
 
 
 @pytest.fixture
