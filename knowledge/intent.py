@@ -6,7 +6,7 @@ import re
 
 from knowledge.lexicon import Lexicon, load_lexicon
 
-_TRAILING = "啊呀哈啦嘛哦噢喔诶欸咯呗哇嗯呃额 ?"
+_TRAILING = "啊呀哈啦嘛哦噢喔诶欸咯呗哇嗯呃额㗎喎㖞啫噃啰嘞喇 ?"  # Cantonese particles too
 _EN_WORDS = re.compile(r"[a-z]+")
 # English question word order anywhere ("…, can someone fix it", "is it a scam"): an auxiliary
 # right before a subject.

@@ -33,7 +33,7 @@ class Lexicon:
     pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
 
     def rewrite(self, text: str) -> str:
-        """Apply synonyms, dialect and filler removal in one longest-first pass."""
+        """Apply synonyms, dialect (Cantonese too) and filler removal in one longest-first pass."""
         return self.rewrite_re.sub(lambda m: self.rewrites[m.group(0)], text)
 
 
@@ -56,7 +56,16 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
     for word in _words(data.get("fillers")):
         rewrites[word] = ""
     rewrites.update(_mapping(data.get("dialect")))
+    rewrites.update(_mapping(data.get("cantonese")))
     rewrites.update(_mapping(data.get("synonyms")))
+    # One pass, but a chain is followed to its end: 执到→捡到 and 捡到→失物招领 make 执到→失物招领,
+    # 嗰个→那个 (a filler) is dropped.
+    for variant in list(rewrites):
+        target, seen = rewrites[variant], {variant}
+        while target in rewrites and rewrites[target] != target and target not in seen:
+            seen.add(target)
+            target = rewrites[target]
+        rewrites[variant] = target
     for canonical in set(rewrites.values()) - set(rewrites) - {""}:
         rewrites[canonical] = canonical  # 停车位 must not become 停停车位 through 车位
     for word in _words(data.get("protected")):

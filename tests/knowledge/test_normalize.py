@@ -119,6 +119,17 @@ def test_cantonese_is_rewritten_and_asks() -> None:
     assert asks_something(clean("係咪要登記"))
 
 
+def test_written_cantonese_becomes_mandarin_words() -> None:
+    assert normalise("佢哋喺屋苑入面執到銀包").text == normalise("他们在小区里面捡到钱包").text
+    assert normalise("唔使搵管理處").text == normalise("不用找物业").text
+    assert normalise("聽日搬屋").text == normalise("明天搬家").text  # 明天 is a filler, gone on both sides
+    assert normalise("電梯整好咗").text == normalise("电梯弄好了").text
+    assert normalise("聯繫管理處").text == normalise("联系物业").text  # 係 is 是, 联系 is protected
+    assert normalise("係唔係要預約").text == normalise("是不是要预约").text
+    for text in ["邊間公司最平", "泊車幾錢", "呢度可唔可以養狗㗎", "使唔使交按金"]:
+        assert asks_something(clean(text)), text
+
+
 def test_the_lexicon_has_no_key_twice() -> None:
     """A canonical word listed twice in YAML silently drops the first list (it happened)."""
     from collections import Counter
