@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import yaml
 log = logging.getLogger(__name__)
 
 LEXICON_PATH = Path(__file__).resolve().parent / "data" / "lexicon.yaml"
+_NOTHING = re.compile(r"(?!)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,9 +32,13 @@ class Lexicon:
     english_openers: tuple[str, ...]
     not_questions: tuple[str, ...]
     pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
+    english_phrases: dict[str, str] = field(default_factory=dict)  # "out of service" -> "broken"
+    phrase_re: re.Pattern[str] = _NOTHING
 
     def rewrite(self, text: str) -> str:
-        """Apply synonyms, dialect (Cantonese too) and filler removal in one longest-first pass."""
+        """English phrases to one word, then synonyms, dialect (Cantonese too) and fillers in one longest-first pass."""
+        if self.english_phrases:
+            text = self.phrase_re.sub(lambda m: f" {self.english_phrases[' '.join(m.group(0).split())]} ", text)
         return self.rewrite_re.sub(lambda m: self.rewrites[m.group(0)], text)
 
 
@@ -71,8 +76,17 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
     for word in _words(data.get("protected")):
         rewrites[word] = word
     keys = sorted(rewrites, key=lambda k: (-len(k), k))
-    pattern = re.compile("|".join(map(re.escape, keys))) if keys else re.compile(r"(?!)")
+    pattern = re.compile("|".join(map(re.escape, keys))) if keys else _NOTHING
     english = data.get("english") or {}
+    # Phrasal verbs and set phrases ("out of service", "went out", "pick up"): whole words
+    # only, the apostrophes of the cleaned text dropped ("doesn't" is written "doesnt").
+    phrases = {" ".join(k.replace("'", "").split()): v for k, v in _mapping(english.get("phrases")).items()}
+    phrase_keys = sorted(phrases, key=lambda k: (-len(k), k))
+    phrase_re = (
+        re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(k).replace(r"\ ", " +") for k in phrase_keys) + r")(?![a-z0-9])")
+        if phrase_keys
+        else _NOTHING
+    )
     cues = data.get("cues") or {}
     return Lexicon(
         rewrites=rewrites,
@@ -86,6 +100,8 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         english_openers=tuple(_words(cues.get("english_openers"))),
         not_questions=tuple(_words(cues.get("not_questions"))),
         pleas=tuple(_words(cues.get("pleas"))),
+        english_phrases=phrases,
+        phrase_re=phrase_re,
     )
 
 

@@ -59,6 +59,16 @@ def test_english_is_stemmed_and_mapped() -> None:
     assert sounds("is it recyclable") == sounds("is it recycled")
 
 
+def test_english_phrasal_verbs_become_one_word() -> None:
+    assert sounds("the dryer doesn't work") == sounds("dryer broken")
+    assert sounds("the heater is out of order") == sounds("heater broken")
+    assert sounds("lights went out upstairs") == sounds("light outage upstairs")
+    assert sounds("who can pick up my medicine") == sounds("who collect medicine")
+    assert sounds("they switched the heating on") != sounds("heating connect")  # not split phrases
+    assert sounds("upset offspring") != sounds("connect offspring")  # whole words only: "set up" is not in "upset"
+    assert sounds("we are still waiting, they said so too") == sounds("waiting said")  # English stop words
+
+
 def test_a_message_asks_something_or_not() -> None:
     for text in ["物叶费在哪交啊", "电梯坏了找谁", "我想办居住证", "快递到了没", "how do I pay?", "Can I park here"]:
         assert asks_something(clean(text)), text
