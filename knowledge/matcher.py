@@ -44,6 +44,7 @@ class Policy:
     long_step: float = 0.5
     answer_long: float = 45.0
     margin_long: float = 15.0
+    english_token_length: float = 2.0  # an English word counts as this many tokens of length
     margin_passive: float = 5.0  # over the runner-up entry
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     answer_addressed: float = 50.0
@@ -86,7 +87,7 @@ class Matcher:
         analysis = analyse(cleaned)
         hits, weights = self.index.search(analysis)
         if not hits:
-            return [], asks, plea, frozenset(), len(analysis.tokens)
+            return [], asks, plea, frozenset(), 0
         total = sum(weights.values())
         found = set(weights)
         # Topic units of the message; a pair split by jieba (装休) or with a character between
@@ -96,12 +97,14 @@ class Matcher:
         topic_weights = {u: self.index.weight(u) for u in topical}
         topic_total = max(topic_weights.values(), default=0.0)
         sound = " ".join(analysis.tokens)
+        policy = self.policy
         # In a long message (a voice run-on) what the entry does not explain is mostly context.
-        dilution = min(1.0, self.policy.long_tokens / max(len(analysis.tokens), 1))
+        # An English word carries about what two Chinese characters do: it counts english_token_length.
+        length = sum(policy.english_token_length if t[0] == "_" else 1 for t in analysis.tokens)
+        dilution = min(1.0, policy.long_tokens / max(length, 1))
         best: dict[int, float] = {}
         explained: dict[int, float] = {}
         on_topic: dict[int, float] = {}
-        policy = self.policy
         for hit in hits:
             e = hit.question.entry
             if e not in explained:
@@ -122,7 +125,7 @@ class Matcher:
             best[e] = max(best.get(e, 0.0), score)
         ranked = sorted(best.items(), key=lambda item: -item[1])
         scored = [(self.index.entries[e], round(s, 1)) for e, s in ranked]
-        return scored, asks, plea, frozenset(topical), len(analysis.tokens)
+        return scored, asks, plea, frozenset(topical), round(length)
 
     def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
         """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""

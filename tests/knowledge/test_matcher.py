@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -144,3 +145,19 @@ def test_a_long_voice_message_is_answered_when_one_entry_clearly_leads(matcher: 
     result = matcher.match(text, mode="passive")
     assert result.decision is Decision.ANSWER and result.entry is not None
     assert result.entry.id == "kids-after-school"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("we only arrived from germany last month and my landlord says i should register as a tenant "
+         "somewhere, where do i go for that?", "rental-registration"),
+        ("my husband works nights and sleeps during the day, but the renovation next door starts at 8 on "
+         "saturdays. what hours are they allowed to drill?", "renovation-hours"),
+    ],
+)
+def test_a_long_english_message_with_context_is_answered(matcher: Matcher, text: str, expected: str) -> None:
+    """An English word weighs about two Chinese characters: a long English message is diluted like a run-on."""
+    result = matcher.match(text, mode="passive")
+    assert result.decision is Decision.ANSWER and result.entry is not None
+    assert result.entry.id == expected
