@@ -24,6 +24,7 @@ UNKNOWN_WEIGHT = 0.75  # a unit no entry knows weighs this much of the rarest kn
 MAX_POSTING_SHARE = 0.08  # units in more questions than this share do not pick candidates
 TOPIC_BOOST = 1.75  # a word/bigram unit that is part of some entry's keywords names a topic
 TOPIC_KINDS = frozenset("2467")
+KEYWORD_MAX_ENTRIES = 3  # a keyword unit of at most this many entries makes all their questions candidates
 TOPIC_MAX_SHARE = 0.2  # ... and is known to at most this share of the entries (怎么, 什么时候 are no topic)
 
 
@@ -108,6 +109,7 @@ class QuestionIndex:
         vocab: list[set[str]] = [set() for _ in self.entries]
         topics: set[str] = set()
         self.keyword_units: dict[str, frozenset[str]] = {}
+        said: list[set[str]] = [set() for _ in self.entries]  # units of each entry's keywords
         for e, entry in enumerate(self.entries):
             mine: set[str] = set()
             for text in entry.questions:
@@ -118,6 +120,7 @@ class QuestionIndex:
             for keyword in entry.keywords:
                 found = units(normalise(keyword))
                 vocab[e] |= found
+                said[e] |= found
                 mine |= {u for u in found if u[0] in TOPIC_KINDS or u[:2] == "1_"}
             self.keyword_units[entry.id] = frozenset(mine)
             topics |= mine
@@ -142,6 +145,20 @@ class QuestionIndex:
             self.questions.append(Question(e, text, " ".join(analysis.tokens), frozenset(found), weight))
             for unit in found:
                 self.postings.setdefault(unit, []).append(len(self.questions) - 1)
+        # A keyword the entry's questions lack (家庭医生) still makes its questions candidates:
+        # the score then rests on the share of the message the entry explains.
+        of_entry: dict[int, list[int]] = {}
+        for q, question in enumerate(self.questions):
+            of_entry.setdefault(question.entry, []).append(q)
+        by_unit: dict[str, list[int]] = {}
+        for e, found in enumerate(said):
+            for unit in found:
+                by_unit.setdefault(unit, []).append(e)
+        self.keyword_postings: dict[str, tuple[int, ...]] = {
+            unit: tuple(q for e in owners for q in of_entry.get(e, ()))
+            for unit, owners in by_unit.items()
+            if len(owners) <= KEYWORD_MAX_ENTRIES
+        }
         self._cap = max(64, int(MAX_POSTING_SHARE * len(self.questions)))
         log.debug("indexed %d questions, %d units", len(self.questions), len(self.postings))
 
@@ -176,6 +193,11 @@ class QuestionIndex:
             w = weights[unit]
             for q in self.postings.get(unit, ()):
                 scores[q] = scores.get(q, 0.0) + w
+        for unit in found:
+            w = weights[unit]
+            for q in self.keyword_postings.get(unit, ()):
+                if unit not in self.questions[q].units:  # (counted above when the question has it)
+                    scores[q] = scores.get(q, 0.0) + w
         best = heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
         hits: list[Hit] = []
         for q, _ in best:

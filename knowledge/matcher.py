@@ -46,6 +46,11 @@ class Policy:
     margin_long: float = 15.0
     english_token_length: float = 2.0  # an English word counts as this many tokens of length
     margin_passive: float = 5.0  # over the runner-up entry
+    # A clear leader: a short message that the best entry explains almost entirely (explained
+    # share of its weight), far ahead of any other entry, may pass with a lower score.
+    answer_clear: float = 45.0
+    margin_clear: float = 20.0
+    explained_clear: float = 0.6
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     answer_addressed: float = 50.0
     margin_addressed: float = 5.0
@@ -76,18 +81,19 @@ class Matcher:
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
-        ranked, asks, plea, _, _ = self._rank(text)
+        ranked, asks, plea, _, _, _ = self._rank(text)
         return ranked, asks or plea
 
-    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int]:
-        """rank(), whether it only states a predicament, its topic units (of some entry's keywords), its length."""
+    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int, float]:
+        """rank(), whether it only states a predicament, its topic units (of some entry's keywords), its
+        length, and the share of its weight the best entry explains."""
         cleaned = clean(text)
         asks = asks_something(cleaned)
         plea = not asks and pleads(cleaned)
         analysis = analyse(cleaned)
         hits, weights = self.index.search(analysis)
         if not hits:
-            return [], asks, plea, frozenset(), 0
+            return [], asks, plea, frozenset(), 0, 0.0
         total = sum(weights.values())
         found = set(weights)
         # Topic units of the message; a pair split by jieba (装休) or with a character between
@@ -125,7 +131,9 @@ class Matcher:
             best[e] = max(best.get(e, 0.0), score)
         ranked = sorted(best.items(), key=lambda item: -item[1])
         scored = [(self.index.entries[e], round(s, 1)) for e, s in ranked]
-        return scored, asks, plea, frozenset(topical), round(length)
+        top = ranked[0][0]
+        share = sum(weights[u] for u in found & self.index.vocab[top]) / total if total else 0.0
+        return scored, asks, plea, frozenset(topical), round(length), share
 
     def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
         """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""
@@ -134,7 +142,7 @@ class Matcher:
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
         if mode == "passive" and query.lstrip().startswith("/"):
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
-        ranked, asks, plea, topical, length = self._rank(query)
+        ranked, asks, plea, topical, length, share = self._rank(query)
         asks = asks or plea  # someone stuck asks for help
         top3 = ranked[:3]
         if not ranked:
@@ -153,7 +161,14 @@ class Matcher:
             else:
                 needed = max(p.answer_long, p.answer_passive - p.long_step * max(0, length - p.long_tokens))
                 margin_needed = p.margin_passive if score >= p.answer_passive else p.margin_long
-            if asks and on_topic and score >= needed and margin >= margin_needed:
+            clear = (
+                not plea
+                and length <= p.long_tokens
+                and score >= p.answer_clear
+                and margin >= p.margin_clear
+                and share >= p.explained_clear
+            )
+            if asks and on_topic and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)

@@ -161,3 +161,26 @@ def test_a_long_english_message_with_context_is_answered(matcher: Matcher, text:
     result = matcher.match(text, mode="passive")
     assert result.decision is Decision.ANSWER and result.entry is not None
     assert result.entry.id == expected
+
+
+def test_a_short_question_one_entry_explains_alone_is_answered_in_the_group(matcher: Matcher) -> None:
+    """Below the usual bar, but nearly all of it is the entry's and no other entry comes close."""
+    for text, expected in [("灭火器都放哪", "fire-safety"), ("签家庭医生找谁", "health-clinic")]:
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.ANSWER and result.entry is not None, text
+        assert result.entry.id == expected
+    for text in ["哪家搬家公司靠谱又便宜", "附近哪里能买到二手自行车"]:  # a topic word, the rest unknown
+        assert matcher.match(text, mode="passive").decision is Decision.SILENT, text
+
+
+def test_a_keyword_no_question_contains_still_finds_the_entry() -> None:
+    kb = KnowledgeBase.from_entries(
+        [
+            {"id": "clinic", "questions": ["社区医院在哪", "Where is the clinic?"], "answer": "东门对面",
+             "keywords": ["家庭医生", "clinic"]},
+            {"id": "fees", "questions": ["物业费在哪交", "Where do I pay the fee?"], "answer": "服务中心",
+             "keywords": ["物业费"]},
+        ]
+    )
+    ranked, _ = Matcher(kb).rank("家庭医生怎么签约")
+    assert ranked and ranked[0][0].id == "clinic"
