@@ -40,7 +40,7 @@ HALVES = {
     "A (tuning)": ROOT / "eval" / "faq_a.txt",
     "B (held out)": ROOT / "eval" / "faq_b.txt",
     "C (independent)": ROOT / "eval" / "faq_c.txt",
-    "D (independent, unseen)": ROOT / "eval" / "faq_d.txt",
+    "D (independent)": ROOT / "eval" / "faq_d.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

@@ -1,9 +1,10 @@
 """The quality floor on the labelled evaluation sets: it cannot silently regress.
 
 Measured figures are in docs/faq.md; the floors sit a little below them. Half A was used for
-tuning, half B was held out; set C was written independently from the answers only (its
-failures were read to find kinds of weakness, never copied), so B's and C's floors are the
-honest ones.
+tuning, half B was held out; sets C and D were written independently by two other people from
+the answers only (their failures were read to find kinds of weakness, never copied), so B's,
+C's and D's floors are the honest ones, D's the most (it was first looked at after its figures
+were taken).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Tally, evaluate,
 from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
-HALVES = {"a": EVAL / "faq_a.txt", "b": EVAL / "faq_b.txt", "c": EVAL / "faq_c.txt"}
+HALVES = {"a": EVAL / "faq_a.txt", "b": EVAL / "faq_b.txt", "c": EVAL / "faq_c.txt", "d": EVAL / "faq_d.txt"}
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
-    "a": (0.96, 0.01, 0.015, 0.99),  # measured 97.6% / 0.0% / 0.0% / 100%
-    "b": (0.92, 0.01, 0.02, 0.98),  # 93.6% / 0.0% / 1.3% / 99.4%
-    "c": (0.91, 0.01, 0.015, 0.98),  # 92.7% / 0.3% / 0.7% / 99.0%
+    "a": (0.965, 0.01, 0.01, 0.995),  # measured 97.6% / 0.0% / 0.0% / 100%
+    "b": (0.925, 0.01, 0.02, 0.985),  # 93.6% / 0.0% / 1.3% / 99.4%
+    "c": (0.94, 0.01, 0.015, 0.99),  # 95.4% / 0.3% / 0.7% / 99.7%
+    "d": (0.885, 0.01, 0.02, 0.975),  # 90.0% / 0.6% / 1.5% / 98.4%
 }
-CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage (C voice: 84.4%)
+CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage (D voice: 80.4%)
 
 
 def run(matcher: Matcher, path: Path, mode: str) -> dict[str, Tally]:
@@ -40,7 +42,8 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
     cases = [c for half in "ab" for c in load_cases(HALVES[half])]
     answerable = [c for c in cases if c.expected is not None]
     assert len(answerable) >= 300 and len(cases) - len(answerable) >= 150
-    assert {c.expected for c in load_cases(HALVES["c"]) if c.expected} <= {e.id for e in default_kb}
+    for half in "cd":
+        assert {c.expected for c in load_cases(HALVES[half]) if c.expected} <= {e.id for e in default_kb}
     assert {c.category for c in cases} == set(ANSWERABLE) | set(SILENT_CATEGORIES)
     assert {c.expected for c in answerable} <= {e.id for e in default_kb}
     assert {c.expected for c in answerable} == {e.id for e in default_kb}  # every entry is asked
