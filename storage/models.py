@@ -10,11 +10,13 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -79,6 +81,8 @@ class Community(Base):
     code: Mapped[str] = mapped_column(String(8), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    # Errand cards go to the residents' group too (besides the volunteers' group).
+    errands_to_residents: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     chats: Mapped[list[Chat]] = relationship(back_populates="community")
@@ -378,3 +382,108 @@ class TicketFollower(Base):
         BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErrandStatus(enum.StrEnum):
+    """An errand's state: open → taken → picked up → delivered → confirmed, or it ends early."""
+
+    OPEN = "open"
+    TAKEN = "taken"
+    PICKED_UP = "picked_up"
+    DELIVERED = "delivered"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class Errand(Base):
+    """An errand (跑腿) a neighbour asks for and a volunteer runs.
+
+    `to_place` and `phone` are private: only the requester, the taker and staff see them.
+    """
+
+    __tablename__ = "errands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    requester_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    on_behalf_of: Mapped[str | None] = mapped_column(SafeText(100))
+    for_elder: Mapped[bool] = mapped_column(default=False)
+    kind: Mapped[str] = mapped_column(String(24))
+    details: Mapped[str] = mapped_column(SafeText(2000))
+    from_place: Mapped[str] = mapped_column(SafeText(200))
+    to_place: Mapped[str | None] = mapped_column(SafeText(200))
+    deadline: Mapped[datetime] = mapped_column(index=True)
+    payment: Mapped[str] = mapped_column(String(16))  # repay (cost on delivery) or timebank
+    tip_yuan: Mapped[int] = mapped_column(Integer, default=0)
+    phone: Mapped[str | None] = mapped_column(SafeText(32))
+    status: Mapped[ErrandStatus] = mapped_column(
+        _enum(ErrandStatus), default=ErrandStatus.OPEN, index=True
+    )
+    taker_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)  # last (re)opened
+    taken_at: Mapped[datetime | None]
+    picked_up_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # confirmed, cancelled or expired
+    reposts: Mapped[int] = mapped_column(Integer, default=0)  # since it was last opened
+    flagged_at: Mapped[datetime | None]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    thanks: Mapped[str | None] = mapped_column(SafeText(500))
+
+
+class ErrandEvent(Base):
+    """One change in an errand's life: who, when, from which status to which, and a note."""
+
+    __tablename__ = "errand_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    errand_id: Mapped[int] = mapped_column(
+        ForeignKey("errands.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(SafeText(500))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimeBankEntry(Base):
+    """Time-bank credit (时间银行) a volunteer earned, one entry per errand and reason."""
+
+    __tablename__ = "time_bank"
+    __table_args__ = (UniqueConstraint("errand_id", "volunteer_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    errand_id: Mapped[int | None] = mapped_column(ForeignKey("errands.id", ondelete="SET NULL"))
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class VolunteerPreference(Base):
+    """A volunteer's choices in one community: named on the monthly thank-you board or not."""
+
+    __tablename__ = "volunteer_preferences"
+    __table_args__ = (UniqueConstraint("community_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    named_on_board: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

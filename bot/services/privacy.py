@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Role, Ticket
+from storage.models import Errand, Role, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,12 @@ class PrivacyService:
                 update(Ticket)
                 .where(Ticket.resident_id == user_id)
                 .values(phone=None, unit=None, room=None)
+            )
+            # Errands likewise, without the phone and the place they were delivered to.
+            await uow.session.execute(
+                update(Errand)
+                .where(Errand.requester_id == user_id)
+                .values(phone=None, to_place=None)
             )
             await uow.users.delete(user_id)
             await uow.commit()
