@@ -49,9 +49,15 @@ class Settings(BaseSettings):
     knowledge_paths: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, alias="LINLI_KNOWLEDGE_PATHS"
     )
-    faq_cooldown_minutes: float = Field(default=10, ge=0, le=1440, alias="LINLI_FAQ_COOLDOWN_MINUTES")
+    faq_cooldown_minutes: float = Field(
+        default=10, ge=0, le=1440, alias="LINLI_FAQ_COOLDOWN_MINUTES"
+    )
     open311_api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="LINLI_OPEN311_API_KEYS"
+    )
+    errand_max_open: int = Field(default=3, ge=1, le=50, alias="LINLI_ERRAND_MAX_OPEN")
+    timebank_points_per_hour: float = Field(
+        default=1.0, ge=0, le=100, alias="LINLI_TIMEBANK_POINTS_PER_HOUR"
     )
 
     @field_validator("admin_ids", mode="before")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
 from bot.services.dialogs import DialogService
+from bot.services.errands import ErrandService
 from bot.services.faq import FaqService
 from bot.services.groups import GroupService
 from bot.services.people import PeopleService
@@ -27,6 +28,7 @@ class Services:
     faq: FaqService
     dialogs: DialogService
     tickets: TicketService
+    errands: ErrandService
     clock: Clock
 
     @classmethod
@@ -42,5 +44,6 @@ class Services:
             faq=FaqService(db, settings, roles),
             dialogs=DialogService(db, clock),
             tickets=TicketService(db, settings, roles, clock),
+            errands=ErrandService(db, settings, roles, clock),
             clock=clock,
         )

@@ -23,6 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
+from bot.services.languages import community_language, person_language
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from storage.db import Database
@@ -640,16 +641,10 @@ class TicketService:
     # --- messages -----------------------------------------------------------------------------
 
     async def _language(self, uow: UnitOfWork, user_id: int, default: str) -> str:
-        from bot.i18n import choose_language
-
-        user = await uow.users.get(user_id)
-        if user is None:
-            return default
-        return choose_language(user.language, user.telegram_language, default)
+        return await person_language(uow, user_id, default)
 
     async def _community_language(self, uow: UnitOfWork, community_id: int) -> str:
-        community = await uow.communities.get(community_id)
-        return community.language if community else self.settings.default_language
+        return await community_language(uow, community_id, self.settings.default_language)
 
     async def _queue_people(
         self, uow: UnitOfWork, ticket: Ticket, event: TicketEvent, skip: int | None = None
