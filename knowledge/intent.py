@@ -66,3 +66,19 @@ def pleads(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     padded = f" {' '.join(words)} "
     compact = cleaned.replace(" ", "")
     return any((f" {p} " in padded) if p.isascii() else (p in compact) for p in lexicon.pleas)
+
+
+def advice_sought(cleaned: str, lexicon: Lexicon | None = None) -> frozenset[str]:
+    """The cues of a cleaned message that ask for a recommendation or where to buy something.
+
+    热水器买哪个牌子好, "where can I buy imported food": a shopping question that shares a topic
+    word with an entry (热水器坏了) but asks what no knowledge-base answer tells. English cues
+    match at the start of a word ("recommend" also finds "recommendations").
+    """
+    lexicon = lexicon or load_lexicon()
+    if not cleaned or not lexicon.advice:
+        return frozenset()
+    words = _EN_WORDS.findall(cleaned.replace("'", ""))
+    padded = " " + " ".join(words)
+    compact = cleaned.replace(" ", "")
+    return frozenset(c for c in lexicon.advice if ((" " + c) in padded if c.isascii() else c in compact))

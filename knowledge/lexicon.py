@@ -32,6 +32,7 @@ class Lexicon:
     english_openers: tuple[str, ...]
     not_questions: tuple[str, ...]
     pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
+    advice: tuple[str, ...] = ()  # asking for a recommendation or where to buy (哪个牌子好, where can i buy)
     english_phrases: dict[str, str] = field(default_factory=dict)  # "out of service" -> "broken"
     phrase_re: re.Pattern[str] = _NOTHING
 
@@ -100,6 +101,7 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         english_openers=tuple(_words(cues.get("english_openers"))),
         not_questions=tuple(_words(cues.get("not_questions"))),
         pleas=tuple(_words(cues.get("pleas"))),
+        advice=tuple(_words(cues.get("advice"))),
         english_phrases=phrases,
         phrase_re=phrase_re,
     )

@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 
 from knowledge.entries import Entry, KnowledgeBase
 from knowledge.index import QuestionIndex
-from knowledge.intent import asks_something, pleads
+from knowledge.intent import advice_sought, asks_something, pleads
 from knowledge.normalize import analyse, clean
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,8 @@ class Matcher:
         self.kb = kb
         self.policy = policy or Policy()
         self.index = QuestionIndex(kb)
+        # The advice cues (哪个牌子, where can i buy) each entry's own questions ask with.
+        self._advice = {e.id: frozenset().union(*(advice_sought(clean(q)) for q in e.questions)) for e in kb}
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
@@ -148,6 +150,10 @@ class Matcher:
         if not ranked:
             return MatchResult(query, Decision.SILENT, None, 0.0, [], asks, "nothing similar")
         entry, score = ranked[0]
+        # A recommendation or where to buy something (热水器买哪个牌子好): only an entry whose own
+        # questions ask that way answers it; otherwise a group hears nothing, a direct question
+        # gets suggestions at most.
+        unadvised = bool(advice_sought(clean(query)) - self._advice.get(entry.id, frozenset()))
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         margin = score - runner_up
         p = self.policy
@@ -168,11 +174,13 @@ class Matcher:
                 and margin >= p.margin_clear
                 and share >= p.explained_clear
             )
-            if asks and on_topic and (clear or (score >= needed and margin >= margin_needed)):
+            if asks and on_topic and not unadvised and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
+            if unadvised and asks:
+                reason = "advice it does not give"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)
-        if score >= p.answer_addressed and margin >= p.margin_addressed:
+        if score >= p.answer_addressed and margin >= p.margin_addressed and not unadvised:
             return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
         floor = max(p.suggest_min, score - p.suggest_window)
         plausible = [(e, s) for e, s in top3 if s >= floor]

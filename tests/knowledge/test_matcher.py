@@ -184,3 +184,13 @@ def test_a_keyword_no_question_contains_still_finds_the_entry() -> None:
     )
     ranked, _ = Matcher(kb).rank("家庭医生怎么签约")
     assert ranked and ranked[0][0].id == "clinic"
+
+
+def test_asking_what_to_buy_or_where_gets_no_answer_from_a_topic_word(matcher: Matcher) -> None:
+    """A recommendation or shopping question shares a topic word with an entry but asks what no answer tells."""
+    for text in ["where can I buy a fire extinguisher?", "灭火器哪里买", "电动车买哪个牌子好"]:
+        assert matcher.match(text, mode="passive").decision is Decision.SILENT, text
+        assert matcher.match(text, mode="addressed").decision is not Decision.ANSWER, text
+    for text, expected in [("空调坏了找谁修", "repair-home"), ("can someone buy groceries for my mum", "errand-request")]:
+        result = matcher.match(text, mode="addressed")
+        assert result.entry is not None and result.entry.id == expected, text

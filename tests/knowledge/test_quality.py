@@ -19,6 +19,7 @@ from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
 HALVES = {"a": EVAL / "faq_a.txt", "b": EVAL / "faq_b.txt", "c": EVAL / "faq_c.txt", "d": EVAL / "faq_d.txt"}
+VERBATIM = [*HALVES.values(), EVAL / "faq_e.txt"]  # E is checked too (its floors come later)
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
     "a": (0.965, 0.01, 0.01, 0.995),  # measured 97.6% / 0.0% / 0.0% / 100%
@@ -51,7 +52,7 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
 
 def test_no_evaluation_message_is_a_knowledge_base_question_verbatim(default_kb: KnowledgeBase) -> None:
     known = {duplicate_key(q) for e in default_kb for q in e.questions}
-    for path in HALVES.values():
+    for path in VERBATIM:
         for case in load_cases(path):
             assert duplicate_key(case.text) not in known, case.text
 
