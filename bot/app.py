@@ -7,6 +7,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.context import APP_KEY, Linli, LinliContext
 from handlers import (
     dialogs,
+    errand,
     fallback,
     faq,
     faq_admin,
@@ -29,6 +30,7 @@ FEATURES = (
     groups,
     roles,
     repair,
+    errand,
     faq_admin,
     faq,
     fallback,

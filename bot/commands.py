@@ -27,6 +27,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("repair", N_("Report something that needs repairing (报修)")),
     CommandSpec("tickets", N_("Your repair requests; for staff, the queue (open, mine, overdue)")),
     CommandSpec("ticket", N_("One repair ticket and its history: /ticket BX-2026-0001")),
+    CommandSpec("errand", N_("Ask a neighbour to run an errand for you (跑腿)")),
+    CommandSpec(
+        "errands", N_("Errands waiting for a volunteer; for staff, all of them"), Role.VOLUNTEER
+    ),
+    CommandSpec(
+        "points",
+        N_("Your time-bank points; /points name on|off for the thank-you board"),
+        Role.VOLUNTEER,
+    ),
     CommandSpec("cancel", N_("Stop what we are doing (a form you are filling in)"), where="private"),
     CommandSpec("mydata", N_("See what Linli keeps about you")),
     CommandSpec("forgetme", N_("Delete what Linli keeps about you")),

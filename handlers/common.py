@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
-from telegram import Chat, Message, Update
+from telegram import Chat, InlineKeyboardMarkup, Message, Update
 from telegram import User as TgUser
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
@@ -71,3 +72,11 @@ def command(
     """A CommandHandler for new messages only: an edited command does not run again."""
     flt = filters.UpdateType.MESSAGE if extra is None else filters.UpdateType.MESSAGE & extra
     return CommandHandler(names, callback, filters=flt)  # type: ignore[arg-type]
+
+
+def html_payload(text: str, markup: InlineKeyboardMarkup | None) -> dict[str, Any]:
+    """An HTML sendMessage payload for the outbox."""
+    payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
+    if markup is not None:
+        payload["reply_markup"] = markup.to_dict()
+    return payload

@@ -159,6 +159,14 @@ class Flow:
         """React to input at the current step: store it, move on, prompt."""
         raise NotImplementedError
 
+    async def nudge(self, turn: Turn, text_expected: bool = False) -> None:
+        """The wrong kind of answer (text for a button, or the reverse): say so, ask again."""
+        if text_expected:
+            await turn.say(turn.tr("Please answer in words."))
+        else:
+            await turn.say(turn.tr("Please choose with the buttons below."))
+        await self.prompt(turn)
+
     async def cancelled(self, turn: Turn) -> None:
         """Say the dialog is cancelled."""
         await turn.say(turn.tr("Cancelled. Nothing was submitted."))

@@ -27,8 +27,9 @@ from bot.deeplinks import DeepLink, link
 from bot.i18n import N_, Catalogs, Translate
 from bot.services.tickets import CATEGORIES, OPEN, Action, Draft, Outcome, Result
 from handlers.common import command, escape, reply
+from handlers.common import html_payload as _payload
 from handlers.dialogs import Flow, Input, Turn, start_dialog
-from handlers.start import on_deep_link
+from handlers.start import continue_in_private, link_community, member_of, on_deep_link
 from storage.models import Ticket, TicketEvent, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -289,14 +290,6 @@ class Renderer:
         return items
 
 
-def _payload(text: str, markup: InlineKeyboardMarkup | None) -> dict[str, Any]:
-    """An HTML sendMessage payload for the outbox."""
-    payload: dict[str, Any] = {"text": text, "parse_mode": "HTML"}
-    if markup is not None:
-        payload["reply_markup"] = markup.to_dict()
-    return payload
-
-
 def resident_markup(ticket: Ticket, tr: Translate) -> InlineKeyboardMarkup | None:
     """What the resident can do now: urge, add information, cancel; or rate when done."""
     tid = str(ticket.id)
@@ -366,6 +359,33 @@ def masked(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else phone
 
 
+async def ask_phone(turn: Turn, question: str) -> None:
+    """A phone step's question, with the number given last time as a button."""
+    options = []
+    if turn.data.get("known_phone"):
+        label = turn.tr("📞 Use {phone}", phone=masked(turn.data["known_phone"]))
+        options.append([(label, "known")])
+    await turn.ask(question, options)
+
+
+async def phone_answer(turn: Turn, given: Input) -> bool:
+    """Keep the answer to a phone step (the remembered number or a valid one); False: asked again."""
+    data = turn.data
+    if given.kind == "button" and given.value == "known" and data.get("known_phone"):
+        data["phone"] = data["known_phone"]
+        return True
+    phone = normalise_phone(given.text) if given.kind == "text" else None
+    if phone is None:
+        await turn.ask(
+            turn.tr(
+                "That does not look like a phone number. Please write 11 digits, e.g. 13812345678."
+            )
+        )
+        return False
+    data["phone"] = phone
+    return True
+
+
 class RepairFlow(Flow):
     """The repair dialog's steps."""
 
@@ -406,12 +426,7 @@ class RepairFlow(Flow):
                 [[(tr("🚨 Urgent"), "urgent"), (tr("🕒 Normal"), "normal")]],
             )
         elif step == "phone":
-            options = []
-            if data.get("known_phone"):
-                options.append([(tr("📞 Use {phone}", phone=masked(data["known_phone"])), "known")])
-            await turn.ask(
-                tr("Which phone number can the repair person call? Write it here."), options
-            )
+            await ask_phone(turn, tr("Which phone number can the repair person call? Write it here."))
         elif step == "time":
             options = [[(tr(label), key)] for key, label in TIME_CHOICES.items()]
             await turn.ask(tr("When would suit you? Choose, or write a time."), options)
@@ -464,7 +479,7 @@ class RepairFlow(Flow):
 
         if step == "category":
             if given.kind != "button" or given.value not in CATEGORIES:
-                await self._nudge(turn)
+                await self.nudge(turn)
                 return
             data["category"] = given.value
             if given.value == "gas":
@@ -487,7 +502,7 @@ class RepairFlow(Flow):
                     self._set_flat(data, address)
                     await next_step("description")
                 else:
-                    await self._nudge(turn)
+                    await self.nudge(turn)
                 return
             if given.value == "known" and data.get("known_address"):
                 self._set_flat(data, tuple(data["known_address"]))
@@ -497,7 +512,7 @@ class RepairFlow(Flow):
             elif given.value == "flat":
                 await next_step("flat")
             else:
-                await self._nudge(turn)
+                await self.nudge(turn)
         elif step == "flat":
             address = parse_address(given.text) if given.kind == "text" else None
             if address is None:
@@ -512,7 +527,7 @@ class RepairFlow(Flow):
         elif step == "public_spot":
             text = given.text.strip() if given.kind == "text" else ""
             if not text:
-                await self._nudge(turn, text_expected=True)
+                await self.nudge(turn, text_expected=True)
                 return
             data.update(public_spot=text[:200], building=None, unit=None, room=None)
             data.pop("editing", None) if editing else None
@@ -527,7 +542,7 @@ class RepairFlow(Flow):
                 data["description"] = given.text.strip()[:2000]
                 data.setdefault("photos", []).append(given.file_id)
             else:
-                await self._nudge(turn, text_expected=True)
+                await self.nudge(turn, text_expected=True)
                 return
             await next_step("photos")
         elif step == "photos":
@@ -548,24 +563,13 @@ class RepairFlow(Flow):
                 )
         elif step == "urgency":
             if given.kind != "button" or given.value not in ("urgent", "normal"):
-                await self._nudge(turn)
+                await self.nudge(turn)
                 return
             data["urgent"] = given.value == "urgent"
             await next_step("phone")
         elif step == "phone":
-            if given.kind == "button" and given.value == "known" and data.get("known_phone"):
-                data["phone"] = data["known_phone"]
-            else:
-                phone = normalise_phone(given.text) if given.kind == "text" else None
-                if phone is None:
-                    await turn.ask(
-                        tr(
-                            "That does not look like a phone number. Please write 11 digits, e.g. 13812345678."
-                        )
-                    )
-                    return
-                data["phone"] = phone
-            await next_step("time")
+            if await phone_answer(turn, given):
+                await next_step("time")
         elif step == "time":
             if given.kind == "button" and given.value in TIME_CHOICES:
                 data["time"] = given.value
@@ -573,7 +577,7 @@ class RepairFlow(Flow):
             elif given.kind == "text" and given.text.strip():
                 data["time"] = data["time_label"] = given.text.strip()[:100]
             else:
-                await self._nudge(turn)
+                await self.nudge(turn)
                 return
             data.pop("editing", None)
             turn.goto("confirm")
@@ -590,7 +594,7 @@ class RepairFlow(Flow):
                 "time": "time",
             }
             if given.kind != "button" or given.value not in targets:
-                await self._nudge(turn)
+                await self.nudge(turn)
                 return
             data["editing"] = True
             if given.value == "photos":
@@ -601,7 +605,7 @@ class RepairFlow(Flow):
     async def _on_confirm(self, turn: Turn, given: Input) -> None:
         tr, data = turn.tr, turn.data
         if given.kind != "button":
-            await self._nudge(turn)
+            await self.nudge(turn)
             return
         if given.value == "new":
             data["me_too_declined"] = True
@@ -643,18 +647,11 @@ class RepairFlow(Flow):
             log.info("dialog %s submitted %s", turn.dialog.id, ticket.number)
             turn.context.linli.wake_outbox()
         else:
-            await self._nudge(turn)
+            await self.nudge(turn)
 
     @staticmethod
     def _set_flat(data: dict[str, Any], address: Sequence[str]) -> None:
         data.update(building=address[0], unit=address[1], room=address[2], public_spot=None)
-
-    async def _nudge(self, turn: Turn, text_expected: bool = False) -> None:
-        if text_expected:
-            await turn.say(turn.tr("Please answer in words."))
-        else:
-            await turn.say(turn.tr("Please choose with the buttons below."))
-        await self.prompt(turn)
 
     async def cancelled(self, turn: Turn) -> None:
         await turn.say(turn.tr("Repair request cancelled. Nothing was submitted."))
@@ -720,17 +717,14 @@ async def repair(update: Update, context: LinliContext) -> None:
         return
     community_id = context.identity.community_id
     if message.chat.type != "private":
-        if community_id is None:
-            await reply(message, context.tr("This group is not registered with a community yet."))
-            return
-        url = link(context.bot.username or "", DeepLink("repair", str(community_id)))
-        button = InlineKeyboardButton(context.tr("🔧 Continue in private"), url=url)
-        await reply(
+        await continue_in_private(
             message,
+            context,
+            "repair",
             context.tr(
                 "Repairs need your address and phone, so let us continue in a private chat."
             ),
-            reply_markup=InlineKeyboardMarkup([[button]]),
+            context.tr("🔧 Continue in private"),
         )
         return
     await _start_repair(update, context, community_id)
@@ -772,23 +766,18 @@ async def _start_pressed(update: Update, context: LinliContext) -> None:
 
 
 async def _repair_link(update: Update, context: LinliContext, deep_link: DeepLink) -> None:
-    community_id = int(deep_link.arg) if deep_link.arg.isdigit() else None
-    await _start_repair(update, context, community_id)
+    await _start_repair(update, context, link_community(deep_link))
 
 
 async def _start_repair(update: Update, context: LinliContext, community_id: int | None) -> None:
     message = update.effective_message
     user = update.effective_user
-    if message is None or user is None:
+    refusal = context.tr(
+        "I don't know your community yet. Send /repair in your community's group and I will continue here."
+    )
+    if not await member_of(update, context, community_id, refusal):
         return
-    if community_id is None or not await context.services.groups.is_member(user.id, community_id):
-        await reply(
-            message,
-            context.tr(
-                "I don't know your community yet. Send /repair in your community's group and I will continue here."
-            ),
-        )
-        return
+    assert message is not None and user is not None and community_id is not None
     known = await context.services.people.contact(user.id)
     data: dict[str, Any] = {"community_id": community_id}
     if known.building and known.unit and known.room:

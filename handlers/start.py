@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application
 
 from bot.commands import visible_commands
 from bot.context import LinliContext
-from bot.deeplinks import DeepLink, decode
+from bot.deeplinks import DeepLink, decode, link
 from bot.i18n import N_
 from handlers.common import command, escape, reply
 
@@ -30,6 +30,37 @@ ROLE_NAMES = {
 def on_deep_link(action: str, handler: DeepLinkHandler) -> None:
     """Let a feature answer `/start <action>-<arg>` links."""
     _deep_links[action] = handler
+
+
+async def continue_in_private(
+    message: Message, context: LinliContext, action: str, text: str, label: str
+) -> None:
+    """A command in a group that needs private details: one line and a deep-link button."""
+    community_id = context.identity.community_id if context.identity else None
+    if community_id is None:
+        await reply(message, context.tr("This group is not registered with a community yet."))
+        return
+    url = link(context.bot.username or "", DeepLink(action, str(community_id)))
+    button = InlineKeyboardButton(label, url=url)
+    await reply(message, text, reply_markup=InlineKeyboardMarkup([[button]]))
+
+
+def link_community(deep_link: DeepLink) -> int | None:
+    """The community id a feature's deep link carries."""
+    return int(deep_link.arg) if deep_link.arg.isdigit() else None
+
+
+async def member_of(
+    update: Update, context: LinliContext, community_id: int | None, refusal: str
+) -> bool:
+    """True when the person belongs to the community; else say `refusal` (translated)."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return False
+    if community_id is None or not await context.services.groups.is_member(user.id, community_id):
+        await reply(message, refusal)
+        return False
+    return True
 
 
 async def start(update: Update, context: LinliContext) -> None:
