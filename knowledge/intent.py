@@ -18,6 +18,8 @@ _EN_NOT_A_CRY = frozenset("the for your their his her all of".split())
 # Thanks for something done ("感谢师傅帮我修好了") is no request.
 _THANKS = ("谢谢", "感谢", "多谢", "辛苦")
 # "分这么细干嘛", "搞那么复杂为什么": an exclamation dressed as a question.
+# "是整栋楼停电还是只有我家": an alternative question (是 … 还是 …) asks without a question word.
+_ALTERNATIVE = re.compile(r"是[^ |]{1,16}?还是[^ |]")
 _RHETORICAL = re.compile(r"(这么|那么|这样|那样)[^ |]{0,4}?(干嘛|干什么|为什么|为啥)")
 
 
@@ -33,6 +35,8 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
         if phrase in compact:
             compact = compact.replace(phrase, "|")
     if any(w in compact for w in lexicon.question_words):
+        return True
+    if _ALTERNATIVE.search(compact):
         return True
     if any(w in compact for w in lexicon.request_words) and not any(t in compact for t in _THANKS):
         return True

@@ -156,3 +156,9 @@ def test_the_lexicon_has_no_key_twice() -> None:
                 check(value)
 
     check(yaml.compose(LEXICON_PATH.read_text(encoding="utf-8")))
+
+
+def test_an_alternative_question_asks_and_cantonese_lift_is_a_lift() -> None:
+    assert asks_something(clean("是只有我们单元停水还是全小区都停了"))
+    assert not asks_something(clean("我还是觉得今天的活动挺好"))
+    assert "电梯" in normalise("部𨋢停咗").text
