@@ -162,3 +162,9 @@ def test_an_alternative_question_asks_and_cantonese_lift_is_a_lift() -> None:
     assert asks_something(clean("是只有我们单元停水还是全小区都停了"))
     assert not asks_something(clean("我还是觉得今天的活动挺好"))
     assert "电梯" in normalise("部𨋢停咗").text
+
+
+def test_everyday_cantonese_and_mandarin_variants_reach_the_knowledge_base_words() -> None:
+    assert "吵" in normalise("樓上成晚好嘈").text and "整晚" in normalise("樓上成晚好嘈").text
+    assert "挡住" in normalise("有架车横在出口").text
+    assert "转账" in normalise("对方叫我汇款").text
