@@ -33,6 +33,7 @@ class Lexicon:
     not_questions: tuple[str, ...]
     pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
     advice: tuple[str, ...] = ()  # asking for a recommendation or where to buy (哪个牌子好, where can i buy)
+    emoji: dict[str, str] = field(default_factory=dict)  # an emoji that names a thing -> the word (🛗 -> 电梯)
     english_phrases: dict[str, str] = field(default_factory=dict)  # "out of service" -> "broken"
     phrase_re: re.Pattern[str] = _NOTHING
 
@@ -102,6 +103,7 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         not_questions=tuple(_words(cues.get("not_questions"))),
         pleas=tuple(_words(cues.get("pleas"))),
         advice=tuple(_words(cues.get("advice"))),
+        emoji={k: v for k, v in _mapping(data.get("emoji")).items() if k},
         english_phrases=phrases,
         phrase_re=phrase_re,
     )

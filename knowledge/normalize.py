@@ -44,6 +44,9 @@ def clean(text: str) -> str:
         text = str(text)
     text = unicodedata.normalize("NFKC", text[: MAX_CHARS * 2])
     text = _HYPHEN.sub("", _INVISIBLE.sub("", text))
+    emoji = load_lexicon().emoji
+    if emoji and not text.isascii():
+        text = "".join(f" {emoji[c]} " if c in emoji else c for c in text)
     text = _NOT_WORD.sub(" ", text).strip()[:MAX_CHARS]
     if not text:
         return ""

@@ -168,3 +168,8 @@ def test_everyday_cantonese_and_mandarin_variants_reach_the_knowledge_base_words
     assert "吵" in normalise("樓上成晚好嘈").text and "整晚" in normalise("樓上成晚好嘈").text
     assert "挡住" in normalise("有架车横在出口").text
     assert "转账" in normalise("对方叫我汇款").text
+
+
+def test_an_emoji_that_names_a_thing_is_read_as_its_word() -> None:
+    assert clean("🛗停了？") == "电梯 停了?"
+    assert clean("谢谢👍😄") == "谢谢"
