@@ -672,6 +672,22 @@ async def errands_command(update: Update, context: LinliContext) -> None:
         await reply(message, "\n".join(lines))
         return
     staff = await service.is_staff(user_id, community_id)
+    args = [a.lower() for a in context.args or []]
+    if staff and args[:1] in (["residents"], ["居民群"]):
+        on = (
+            {"on": True, "off": False, "开": True, "关": False}.get(args[1])
+            if len(args) > 1
+            else None
+        )
+        now_on = await service.post_to_residents(community_id, on)
+        state = (
+            tr("Errand cards are also posted in the residents' group.")
+            if now_on
+            else tr("Errand cards go only to the volunteers' group.")
+        )
+        hint = tr("Change it with /errands residents on or /errands residents off.")
+        await reply(message, f"{state}\n{hint}")
+        return
     statuses: tuple[ErrandStatus, ...] = LIVE if staff else (ErrandStatus.OPEN,)
     found = await service.listing(community_id, statuses)
     if not found:

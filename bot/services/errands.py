@@ -565,6 +565,17 @@ class ErrandService:
             )
             return float(total or 0), list(entries.all())
 
+    async def post_to_residents(self, community_id: int, on: bool | None = None) -> bool:
+        """Whether errand cards also go to the residents' group; set it when `on` is given."""
+        async with self.db.uow() as uow:
+            community = await uow.communities.get(community_id)
+            if community is None:
+                return False
+            if on is not None:
+                community.errands_to_residents = on
+                await uow.commit()
+            return bool(community.errands_to_residents)
+
     async def set_named(self, user_id: int, community_id: int, named: bool) -> None:
         """Whether the volunteer agrees to be named on the thank-you board."""
         async with self.db.uow() as uow:

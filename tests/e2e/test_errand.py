@@ -300,3 +300,20 @@ async def test_errands_lists_elders_first_for_volunteers_and_everything_for_staf
     assert "没有进行中的跑腿" in resident["text"]
     [not_volunteer] = await linli.say(LI, LI, "/points")
     assert "志愿者" in not_volunteer["text"]
+
+
+async def test_staff_choose_whether_cards_also_go_to_the_residents_group(linli: Linli) -> None:
+    zhang = 2001
+    text = text_of(await linli.say(STAFF_GROUP, zhang, "/errands residents"))
+    assert "只发到志愿者群" in text
+    refused = text_of(await linli.say(RESIDENTS_GROUP, LI, "/errands residents on"))
+    assert "也会发到居民群" not in refused
+    assert "也会发到居民群" in text_of(await linli.say(STAFF_GROUP, zhang, "/errands residents on"))
+    await post_errand(linli)
+    in_residents = [
+        m
+        for m in await linli.sandbox.transcript(RESIDENTS_GROUP)
+        if (m.get("text") or "").startswith("🛵")
+    ]
+    assert len(in_residents) == 1 and "接单" in str(buttons_of(in_residents[0]))
+    await assert_private_details_stay_private(linli)
