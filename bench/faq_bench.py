@@ -41,7 +41,7 @@ HALVES = {
     "B (held out)": ROOT / "eval" / "faq_b.txt",
     "C (independent)": ROOT / "eval" / "faq_c.txt",
     "D (independent)": ROOT / "eval" / "faq_d.txt",
-    "E (independent, unseen)": ROOT / "eval" / "faq_e.txt",
+    "E (independent)": ROOT / "eval" / "faq_e.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

@@ -1,10 +1,10 @@
 """The quality floor on the labelled evaluation sets: it cannot silently regress.
 
 Measured figures are in docs/faq.md; the floors sit a little below them. Half A was used for
-tuning, half B was held out; sets C and D were written independently by two other people from
-the answers only (their failures were read to find kinds of weakness, never copied), so B's,
-C's and D's floors are the honest ones, D's the most (it was first looked at after its figures
-were taken).
+tuning, half B was held out; sets C, D and E were written independently by three other people
+from the answers only (their failures were read to find kinds of weakness, never copied), so
+B's to E's floors are the honest ones, D's and E's the most (each was first looked at after its
+figures were taken).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Tally, evaluate,
 from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
-HALVES = {"a": EVAL / "faq_a.txt", "b": EVAL / "faq_b.txt", "c": EVAL / "faq_c.txt", "d": EVAL / "faq_d.txt"}
-VERBATIM = [*HALVES.values(), EVAL / "faq_e.txt"]  # E is checked too (its floors come later)
+HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcde"}
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
     "a": (0.965, 0.01, 0.01, 0.995),  # measured 97.6% / 0.0% / 0.0% / 100%
     "b": (0.925, 0.01, 0.02, 0.985),  # 93.6% / 0.0% / 1.3% / 99.4%
-    "c": (0.94, 0.01, 0.015, 0.99),  # 95.4% / 0.3% / 0.7% / 99.7%
-    "d": (0.885, 0.01, 0.02, 0.975),  # 90.0% / 0.6% / 1.5% / 98.4%
+    "c": (0.945, 0.01, 0.015, 0.99),  # 95.7% / 0.3% / 0.7% / 99.7%
+    "d": (0.885, 0.01, 0.015, 0.98),  # 90.0% / 0.6% / 0.8% / 98.8%
+    "e": (0.875, 0.01, 0.015, 0.975),  # 89.0% / 0.5% / 0.0% / 98.4%
 }
 CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage (D voice: 80.4%)
 
@@ -43,7 +43,7 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
     cases = [c for half in "ab" for c in load_cases(HALVES[half])]
     answerable = [c for c in cases if c.expected is not None]
     assert len(answerable) >= 300 and len(cases) - len(answerable) >= 150
-    for half in "cd":
+    for half in "cde":
         assert {c.expected for c in load_cases(HALVES[half]) if c.expected} <= {e.id for e in default_kb}
     assert {c.category for c in cases} == set(ANSWERABLE) | set(SILENT_CATEGORIES)
     assert {c.expected for c in answerable} <= {e.id for e in default_kb}
@@ -52,7 +52,7 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
 
 def test_no_evaluation_message_is_a_knowledge_base_question_verbatim(default_kb: KnowledgeBase) -> None:
     known = {duplicate_key(q) for e in default_kb for q in e.questions}
-    for path in VERBATIM:
+    for path in HALVES.values():
         for case in load_cases(path):
             assert duplicate_key(case.text) not in known, case.text
 
