@@ -173,3 +173,8 @@ def test_everyday_cantonese_and_mandarin_variants_reach_the_knowledge_base_words
 def test_an_emoji_that_names_a_thing_is_read_as_its_word() -> None:
     assert clean("🛗停了？") == "电梯 停了?"
     assert clean("谢谢👍😄") == "谢谢"
+
+
+def test_english_phrases_for_visits_and_blocked_cars_become_one_word() -> None:
+    assert "_visitor" in normalise("my parents are coming over this weekend").tokens
+    assert "_block" in normalise("a van double parked next to my car").tokens
