@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from knowledge.lexicon import Lexicon, load_lexicon
 
@@ -21,6 +22,54 @@ _THANKS = ("谢谢", "感谢", "多谢", "辛苦")
 # "是整栋楼停电还是只有我家": an alternative question (是 … 还是 …) asks without a question word.
 _ALTERNATIVE = re.compile(r"是[^ |]{1,16}?还是[^ |]")
 _RHETORICAL = re.compile(r"(这么|那么|这样|那样)[^ |]{0,4}?(干嘛|干什么|为什么|为啥)")
+# The end of a cancelled clause: its 吗/呢 (or the clause's end), trailing particles and '?'.
+_CLAUSE_END = r"(?:吗|么|呢|(?=[ |?]|$))[啊呀哈啦嘛哦噢喔]*\?*"
+_SOCIAL_PREFIX = "有没有人|有人|有谁|谁|哪位|大家"
+_SOCIAL_MODAL = "想|要|愿意|可以|能|会|有空|今晚|今天|晚上|明天|周末|出来|过来|来|跟我|和我|去"
+# Rest of an invitation up to its final particle; a question word there is kept (有人知道在哪打球吗).
+_SOCIAL_REST = r"(?:[^ |?怎哪几多为谁什啥知问]{0,8}?(?:吗|么|不|没有|没|呢)(?=[ |?啊呀哈啦嘛哦]|$))?[啊呀哈啦嘛哦]*\?*"
+_EN_SOCIAL_PREFIX = r"(?:anyone|anybody|someone|somebody|who)"
+_EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
+
+
+@lru_cache(maxsize=8)
+def _cancellers(lexicon: Lexicon) -> tuple[re.Pattern[str], ...]:
+    """Regexes of the clauses that ask nothing though they look like questions (see unasked)."""
+    alt = lambda words: "|".join(map(re.escape, sorted(words, key=len, reverse=True)))  # noqa: E731
+    out: list[re.Pattern[str]] = []
+    chinese = [w for w in lexicon.rhetorical if not w.isascii()]
+    english = [w for w in lexicon.rhetorical if w.isascii()]
+    if chinese:
+        out.append(re.compile(f"(?:{alt(chinese)})[^ |?]*?{_CLAUSE_END}"))
+    # 就不能早点修吗, 谁受得了, 谁分得清: rhetorical by their shape.
+    out.append(re.compile(r"就不能[^ |?]{0,12}?(?:吗|么|呢)[啊呀]*\?*"))
+    out.append(re.compile(r"谁[^ |?]{0,3}?得(?:清|懂|了|住|起|着)[啊呀哈啦嘛哦]*\?*"))
+    if english:
+        out.append(re.compile(r"(?<![a-z])(?:" + alt(english).replace(r"\ ", " +") + r")(?![a-z])[^?|]*\?*"))
+    if lexicon.social:
+        modal = f"(?:{_SOCIAL_MODAL}|{alt(lexicon.social)})*"
+        out.append(re.compile(f"(?:{_SOCIAL_PREFIX}){modal}(?:{alt(lexicon.social)}){_SOCIAL_REST}"))
+    if lexicon.social_strong:
+        out.append(re.compile(f"(?:{alt(lexicon.social_strong)}){_SOCIAL_REST}"))
+    if lexicon.social_english:
+        out.append(re.compile(
+            rf"(?<![a-z]){_EN_SOCIAL_PREFIX}(?: (?!(?:{_EN_NOT_SOCIAL})(?![a-z]))[a-z]+){{0,4}}? "
+            rf"(?:{alt(lexicon.social_english)})(?![a-z])[^?|]*\?*"
+        ))
+    return tuple(out)
+
+
+def unasked(cleaned: str, lexicon: Lexicon | None = None) -> str:
+    """A cleaned message without the clauses that look like questions but ask nothing.
+
+    A rhetorical clause (难道物业不知道吗, 凭什么…, 谁受得了, "isnt anyone going to fix it") and a
+    social invitation (有人一起打球吗, 今晚打麻将不, "anyone up for a chat") are cut out, with
+    their 吗 and '?'; another clause of the message (…物业电话多少) still asks.
+    """
+    lexicon = lexicon or load_lexicon()
+    for pattern in _cancellers(lexicon):
+        cleaned = pattern.sub(" | ", cleaned)
+    return cleaned
 
 
 def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
@@ -28,6 +77,7 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     lexicon = lexicon or load_lexicon()
     if not cleaned:
         return False
+    cleaned = unasked(cleaned, lexicon)
     if "?" in cleaned:
         return True
     compact = _RHETORICAL.sub("|", cleaned.replace(" ", ""))
@@ -66,6 +116,7 @@ def pleads(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     lexicon = lexicon or load_lexicon()
     if not cleaned:
         return False
+    cleaned = unasked(cleaned, lexicon)
     words = _EN_WORDS.findall(cleaned.replace("'", ""))
     padded = f" {' '.join(words)} "
     compact = cleaned.replace(" ", "")

@@ -33,6 +33,11 @@ class Lexicon:
     not_questions: tuple[str, ...]
     pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
     advice: tuple[str, ...] = ()  # asking for a recommendation or where to buy (哪个牌子好, where can i buy)
+    rhetorical: tuple[str, ...] = ()  # 难道, 凭什么, "isnt anyone": the clause asks nothing
+    social: tuple[str, ...] = ()  # after 有人/有没有人/谁: an invitation (聊天, 一起, 打牌), chit-chat
+    social_strong: tuple[str, ...] = ()  # an invitation on its own (打麻将, 三缺一)
+    social_english: tuple[str, ...] = ()  # "anyone up for a chat": the activity words
+    amount_frames: tuple[str, ...] = ()  # 多少钱, 一平, how much: an amount frame, no topic
     emoji: dict[str, str] = field(default_factory=dict)  # an emoji that names a thing -> the word (🛗 -> 电梯)
     english_phrases: dict[str, str] = field(default_factory=dict)  # "out of service" -> "broken"
     phrase_re: re.Pattern[str] = _NOTHING
@@ -103,6 +108,11 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         not_questions=tuple(_words(cues.get("not_questions"))),
         pleas=tuple(_words(cues.get("pleas"))),
         advice=tuple(_words(cues.get("advice"))),
+        rhetorical=tuple(_words(cues.get("rhetorical"))),
+        social=tuple(_words(cues.get("social"))),
+        social_strong=tuple(_words(cues.get("social_strong"))),
+        social_english=tuple(_words(cues.get("social_english"))),
+        amount_frames=tuple(_words(cues.get("amount_frames"))),
         emoji={k: v for k, v in _mapping(data.get("emoji")).items() if k},
         english_phrases=phrases,
         phrase_re=phrase_re,

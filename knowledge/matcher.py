@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -10,8 +11,9 @@ from typing import Literal
 from rapidfuzz import fuzz
 
 from knowledge.entries import Entry, KnowledgeBase
-from knowledge.index import QuestionIndex
+from knowledge.index import QuestionIndex, units
 from knowledge.intent import advice_sought, asks_something, pleads
+from knowledge.lexicon import load_lexicon
 from knowledge.normalize import analyse, clean
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,27 @@ class Matcher:
         self.index = QuestionIndex(kb)
         # The advice cues (哪个牌子, where can i buy) each entry's own questions ask with.
         self._advice = {e.id: frozenset().union(*(advice_sought(clean(q)) for q in e.questions)) for e in kb}
+        # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
+        frames = sorted(load_lexicon().amount_frames, key=len, reverse=True)
+        self._frames = (
+            re.compile("|".join(re.escape(f) if not f.isascii() else rf"(?<![a-z]){re.escape(f)}(?![a-z])" for f in frames))
+            if frames
+            else None
+        )
+
+    def _topics_of(self, found: set[str]) -> set[str]:
+        """The topic units among a message's units; a pair split by jieba (装休) or with a character
+        between (开个票) still names the keyword's pair."""
+        topical = {u for u in found if u in self.index.topics}
+        topical |= {f"2{u[1:]}" for u in found if u[0] in "35"} & self.index.topics
+        return topical
+
+    def _topics_beyond_frames(self, text: str) -> set[str] | None:
+        """The message's topic units once its amount frames are cut out; None when it has none."""
+        cleaned = clean(text)
+        if self._frames is None or not self._frames.search(cleaned):
+            return None
+        return self._topics_of(units(analyse(self._frames.sub(" ", cleaned)), self.index.words))
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
@@ -98,10 +121,7 @@ class Matcher:
             return [], asks, plea, frozenset(), 0, 0.0
         total = sum(weights.values())
         found = set(weights)
-        # Topic units of the message; a pair split by jieba (装休) or with a character between
-        # (开个票) still names the keyword's pair.
-        topical = {u for u in found if u in self.index.topics}
-        topical |= {f"2{u[1:]}" for u in found if u[0] in "35"} & self.index.topics
+        topical = self._topics_of(found)  # the message's topic units
         topic_weights = {u: self.index.weight(u) for u in topical}
         topic_total = max(topic_weights.values(), default=0.0)
         sound = " ".join(analysis.tokens)
@@ -162,6 +182,10 @@ class Matcher:
             # keywords); an entry without keywords is not held to it.
             own = self.index.keyword_units.get(entry.id)
             on_topic = not (p.passive_needs_topic and own) or bool(topical & own)
+            if on_topic and own and p.passive_needs_topic:
+                # 房子多少钱一平 shares only the amount frame with the property-fee rate: no topic.
+                beyond = self._topics_beyond_frames(query)
+                on_topic = beyond is None or bool(beyond & own)
             if plea:
                 needed, margin_needed = p.answer_plea, p.margin_passive
             else:

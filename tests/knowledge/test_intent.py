@@ -1,0 +1,82 @@
+"""What asks nothing though it looks like a question: social invitations, rhetorical clauses, amount frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import Decision, Matcher
+from knowledge.intent import asks_something, pleads, unasked
+from knowledge.normalize import clean
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "失眠了，有没有人陪我聊会儿",
+        "周末有人一起打羽毛球吗",
+        "今晚三缺一，谁来打麻将",
+        "好无聊啊，有人出来玩不",
+        "大家吃饭了没",
+        "anyone up for badminton this weekend?",
+        "bored at home, anybody want to grab a coffee",
+        # rhetorical clauses
+        "难道电梯坏了三天也没人修吗",
+        "凭什么停车费又涨了",
+        "何必把垃圾桶搬那么远",
+        "门口的共享单车到底还管不管了",
+        "就不能早点把楼道灯修好吗？",
+        "垃圾要分八类，谁记得住啊",
+        "isnt anybody going to clean the bin room?",
+        "how hard is it to fix one light in the car park",
+    ],
+)
+def test_an_invitation_or_a_rhetorical_clause_asks_nothing(text: str) -> None:
+    assert not asks_something(clean(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "有人知道在哪交物业费吗",  # 有人知道 asks, it invites no one
+        "水费和电费能一起交吗",  # 一起 without 有人/谁 is no invitation
+        "难道要我自己修？报修电话是多少",  # the second clause still asks
+        "小区里哪里可以打乒乓球",
+        "anyone know where to play basketball around here?",
+        "谁管小区里的路灯",
+    ],
+)
+def test_a_real_question_next_to_those_words_still_asks(text: str) -> None:
+    assert asks_something(clean(text))
+
+
+def test_a_rhetorical_clause_is_no_plea_either() -> None:
+    assert pleads(clean("快递又找不到了"))
+    assert not pleads(clean("难道快递找不到了也没人管吗"))
+
+
+def test_unasked_cuts_only_the_cancelled_clause() -> None:
+    assert "物业电话多少" in unasked(clean("难道要我自己去吗？物业电话多少"))
+    assert unasked(clean("电梯坏了怎么报修")) == clean("电梯坏了怎么报修")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["凭什么停车费又涨了", "难道电梯坏了三天也没人修吗", "周末有人一起打羽毛球吗", "今晚有人打牌不"],
+)
+def test_the_group_gets_no_reply_to_rhetoric_or_invitations(matcher: Matcher, text: str) -> None:
+    assert matcher.match(text, mode="passive").decision is Decision.SILENT
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["附近新楼盘多少钱一平", "隔壁小区二手房均价现在多少一平米", "how much is a flat here per square meter", "租个单间一个月多少钱"],
+)
+def test_a_price_of_something_else_is_not_the_property_fee(matcher: Matcher, text: str) -> None:
+    assert matcher.match(text, mode="passive").decision is Decision.SILENT
+
+
+@pytest.mark.parametrize("text", ["物业费每平米多少钱", "管理费一个月一平多少钱", "停车月卡一个月多少钱"])
+def test_a_price_of_the_entry_s_own_topic_is_still_answered(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text, mode="passive")
+    assert result.decision is Decision.ANSWER
+    assert result.entry is not None and result.entry.id in {"property-fee-rate", "parking-monthly"}
