@@ -42,7 +42,7 @@ HALVES = {
     "C (independent)": ROOT / "eval" / "faq_c.txt",
     "D (independent)": ROOT / "eval" / "faq_d.txt",
     "E (independent)": ROOT / "eval" / "faq_e.txt",
-    "F (independent, unseen)": ROOT / "eval" / "faq_f.txt",
+    "F (independent)": ROOT / "eval" / "faq_f.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
