@@ -302,17 +302,15 @@ async def _freeze(message: object) -> None:
 def idle_job(linli: Any) -> Any:
     """The periodic job: remind people of a dialog idle for 30 minutes; expire it after 24 h."""
 
+    async def text_for(dialog: Dialog, kind: str, language: str) -> str | None:
+        flow = Flow.registry.get(dialog.kind)
+        if flow is None:
+            return None
+        tr = linli.catalogs.translator(language)
+        return await (flow.reminder_text(tr) if kind == "remind" else flow.expired_text(tr))
+
     async def job(now: Any) -> None:
-        services = linli.services
-        for dialog, kind in [(d, "remind") for d in await services.dialogs.to_remind(now)] + [
-            (d, "expire") for d in await services.dialogs.to_expire(now)
-        ]:
-            flow = Flow.registry.get(dialog.kind)
-            if flow is None:
-                continue
-            tr = linli.catalogs.translator(await services.people.language_of(dialog.user_id))
-            text = await (flow.reminder_text(tr) if kind == "remind" else flow.expired_text(tr))
-            await services.faq.notify(f"dialog:{dialog.id}:{kind}", dialog.user_id, {"text": text})
+        await linli.services.dialogs.time_out(now, text_for)
 
     return job
 

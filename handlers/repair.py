@@ -19,7 +19,13 @@ from zoneinfo import ZoneInfo
 
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.callbacks import Callback, CallbackDataError, pattern, unpack
 from bot.context import LinliContext
@@ -426,7 +432,9 @@ class RepairFlow(Flow):
                 [[(tr("🚨 Urgent"), "urgent"), (tr("🕒 Normal"), "normal")]],
             )
         elif step == "phone":
-            await ask_phone(turn, tr("Which phone number can the repair person call? Write it here."))
+            await ask_phone(
+                turn, tr("Which phone number can the repair person call? Write it here.")
+            )
         elif step == "time":
             options = [[(tr(label), key)] for key, label in TIME_CHOICES.items()]
             await turn.ask(tr("When would suit you? Choose, or write a time."), options)
@@ -1149,7 +1157,7 @@ async def staff_reply(update: Update, context: LinliContext) -> None:
     elif action is Action.ASSIGN:
         if not text:
             await reply(message, context.tr("Please write a name."))
-            raise_stop()
+            raise ApplicationHandlerStop  # the FAQ must not also answer a staff action
         kwargs = {"assignee_name": text[:100]}
     elif action is Action.DUPLICATE:
         ticket = await tickets.get(ticket_id)
@@ -1158,7 +1166,7 @@ async def staff_reply(update: Update, context: LinliContext) -> None:
             await reply(
                 message, context.tr("There is no ticket {number}.", number=escape(text[:40]))
             )
-            raise_stop()
+            raise ApplicationHandlerStop  # the FAQ must not also answer a staff action
         kwargs = {"duplicate_of": original.id, "note": original.number}
     result = await tickets.act(ticket_id, message.from_user.id, action, **kwargs)
     context.linli.wake_outbox()
@@ -1181,14 +1189,7 @@ async def staff_reply(update: Update, context: LinliContext) -> None:
         await reply(message, tr("Please write the reason."))
     else:
         await reply(message, tr(RESULT_TEXTS.get(result.outcome, RESULT_TEXTS[Outcome.INVALID])))
-    raise_stop()
-
-
-def raise_stop() -> None:
-    """Stop other handlers (the FAQ) from seeing a reply that was a staff action."""
-    from telegram.ext import ApplicationHandlerStop
-
-    raise ApplicationHandlerStop
+    raise ApplicationHandlerStop  # the FAQ must not also answer a staff action
 
 
 async def _resident_pressed(

@@ -42,7 +42,7 @@ class Services:
             roles=roles,
             privacy=PrivacyService(db, settings),
             faq=FaqService(db, settings, roles),
-            dialogs=DialogService(db, clock),
+            dialogs=DialogService(db, clock, settings.default_language),
             tickets=TicketService(db, settings, roles, clock),
             errands=ErrandService(db, settings, roles, clock),
             clock=clock,

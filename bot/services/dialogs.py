@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from bot.clock import Clock
+from bot.i18n import choose_language
 from storage.db import Database
 from storage.models import Dialog, DialogStatus
 
+IdleText = Callable[[Dialog, str, str], Awaitable[str | None]]
 REMIND_AFTER = timedelta(minutes=30)
 EXPIRE_AFTER = timedelta(hours=24)
 
@@ -19,9 +21,10 @@ EXPIRE_AFTER = timedelta(hours=24)
 class DialogService:
     """Starts, saves, ends and times out dialogs."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, default_language: str = "zh-CN") -> None:
         self.db = db
         self.clock = clock
+        self.default_language = default_language
 
     async def active(self, user_id: int) -> Dialog | None:
         """The person's active dialog, if any."""
@@ -79,28 +82,44 @@ class DialogService:
             await uow.commit()
             return bool(result.rowcount)
 
-    async def to_remind(self, now: datetime) -> Sequence[Dialog]:
-        """Active dialogs idle for REMIND_AFTER and not reminded yet (marks them reminded)."""
-        async with self.db.uow() as uow:
-            stmt = select(Dialog).where(
-                Dialog.status == DialogStatus.ACTIVE,
-                Dialog.updated_at <= now - REMIND_AFTER,
-                Dialog.reminded_at.is_(None),
-            )
-            rows = (await uow.session.scalars(stmt)).all()
-            for row in rows:
-                row.reminded_at = now
-            await uow.commit()
-            return rows
+    async def time_out(self, now: datetime, text_for: IdleText) -> int:
+        """Remind dialogs idle for REMIND_AFTER (once) and expire those idle for EXPIRE_AFTER.
 
-    async def to_expire(self, now: datetime) -> Sequence[Dialog]:
-        """Active dialogs idle for EXPIRE_AFTER (marks them expired)."""
+        Each message is queued in the outbox in the same transaction that marks the dialog,
+        so a crash can neither lose it nor send it twice. `text_for(dialog, kind, language)`
+        gives the text ("remind" or "expire"), or None to send nothing. Returns how many.
+        """
         async with self.db.uow() as uow:
-            stmt = select(Dialog).where(
-                Dialog.status == DialogStatus.ACTIVE, Dialog.updated_at <= now - EXPIRE_AFTER
-            )
-            rows = (await uow.session.scalars(stmt)).all()
-            for row in rows:
-                row.status = DialogStatus.EXPIRED
+            stale = select(Dialog).where(Dialog.status == DialogStatus.ACTIVE)
+            expire = (
+                await uow.session.scalars(stale.where(Dialog.updated_at <= now - EXPIRE_AFTER))
+            ).all()
+            remind = (
+                await uow.session.scalars(
+                    stale.where(
+                        Dialog.updated_at <= now - REMIND_AFTER,
+                        Dialog.updated_at > now - EXPIRE_AFTER,
+                        Dialog.reminded_at.is_(None),
+                    )
+                )
+            ).all()
+            queued = 0
+            for dialog, kind in [(d, "remind") for d in remind] + [(d, "expire") for d in expire]:
+                if kind == "remind":
+                    dialog.reminded_at = now
+                else:
+                    dialog.status = DialogStatus.EXPIRED
+                user = await uow.users.get(dialog.user_id)
+                language = (
+                    choose_language(user.language, user.telegram_language, self.default_language)
+                    if user
+                    else self.default_language
+                )
+                text = await text_for(dialog, kind, language)
+                if text is not None:
+                    key = f"dialog:{dialog.id}:{kind}"
+                    queued += (
+                        await uow.outbox.enqueue(key, dialog.user_id, {"text": text}) is not None
+                    )
             await uow.commit()
-            return rows
+            return queued
