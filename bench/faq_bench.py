@@ -43,7 +43,7 @@ HALVES = {
     "D (independent)": ROOT / "eval" / "faq_d.txt",
     "E (independent)": ROOT / "eval" / "faq_e.txt",
     "F (independent)": ROOT / "eval" / "faq_f.txt",
-    "G (independent, unseen)": ROOT / "eval" / "faq_g.txt",
+    "G (independent)": ROOT / "eval" / "faq_g.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

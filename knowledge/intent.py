@@ -30,6 +30,8 @@ _SOCIAL_MODAL = "想|要|愿意|可以|能|会|有空|今晚|今天|晚上|明�
 _SOCIAL_REST = r"(?:[^ |?怎哪几多为谁什啥知问]{0,8}?(?:吗|么|不|没有|没|呢)(?=[ |?啊呀哈啦嘛哦]|$))?[啊呀哈啦嘛哦]*\?*"
 _EN_SOCIAL_PREFIX = r"(?:anyone|anybody|someone|somebody|who)"
 _EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
+# 哪家搬家公司靠谱, 哪一家装修队便宜: which business is good, by its shape (the advice cue 哪家好).
+_WHICH_IS_GOOD = re.compile(r"哪一?家[^ |?]{0,8}?(?:靠谱|好|便宜|实惠|专业|不错|划算|正规)")
 
 
 @lru_cache(maxsize=8)
@@ -136,4 +138,7 @@ def advice_sought(cleaned: str, lexicon: Lexicon | None = None) -> frozenset[str
     words = _EN_WORDS.findall(cleaned.replace("'", ""))
     padded = " " + " ".join(words)
     compact = cleaned.replace(" ", "")
-    return frozenset(c for c in lexicon.advice if ((" " + c) in padded if c.isascii() else c in compact))
+    cues = {c for c in lexicon.advice if ((" " + c) in padded if c.isascii() else c in compact)}
+    if _WHICH_IS_GOOD.search(compact):
+        cues.add("哪家好")
+    return frozenset(cues)

@@ -80,3 +80,29 @@ def test_a_price_of_the_entry_s_own_topic_is_still_answered(matcher: Matcher, te
     result = matcher.match(text, mode="passive")
     assert result.decision is Decision.ANSWER
     assert result.entry is not None and result.entry.id in {"property-fee-rate", "parking-monthly"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "以前住平房哪有什么物业，不也过得好好的",  # "there was no such thing"
+        "停车费哪有这么贵的",
+        "电梯里又有人抽烟，公德心呢",  # scolding, not asking
+        "楼道里又堆满了垃圾，素质何在",
+    ],
+)
+def test_no_such_thing_and_scolding_ask_nothing(text: str) -> None:
+    assert not asks_something(clean(text))
+
+
+def test_where_there_is_something_still_asks() -> None:
+    assert asks_something(clean("小区哪有充电桩"))
+    assert asks_something(clean("小区里哪里有什么地方可以充电瓶车"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["附近哪家超市能送菜上门", "哪家搬家公司靠谱", "any good place to buy a secondhand fridge around here?"],
+)
+def test_which_shop_questions_get_no_group_reply(matcher: Matcher, text: str) -> None:
+    assert matcher.match(text, mode="passive").decision is Decision.SILENT
