@@ -47,6 +47,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "faq", N_("Knowledge base: search, add, edit, delete, import, export, gaps"), Role.STAFF
     ),
+    CommandSpec("notice", N_("Schedule a notice: /notice 明天8点 停水通知…"), Role.STAFF),
+    CommandSpec("broadcast", N_("Post a notice at once: /broadcast <text>"), Role.STAFF),
+    CommandSpec("notices", N_("Upcoming, recurring and recent notices; who confirmed"), Role.STAFF),
 )
 
 

@@ -91,6 +91,7 @@ class Runtime:
             with_updater=not self.webhook,
         )
         self.outbox = linli.outbox = OutboxDispatcher(self.db, self.application.bot)
+        self.outbox.add_listener("notice:post:", services.notices.sent)
         await self._start_web()
         await self.application.initialize()
         await self._check_bot()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import re
 import zoneinfo
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("zh-CN", "en")
 OPEN311_KEY = re.compile(r"[A-Za-z0-9_-]{16,128}")
+QUIET_HOURS = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 
 
 class UpdateMode(enum.StrEnum):
@@ -59,6 +61,32 @@ class Settings(BaseSettings):
     timebank_points_per_hour: float = Field(
         default=1.0, ge=0, le=100, alias="LINLI_TIMEBANK_POINTS_PER_HOUR"
     )
+    quiet_hours: str = Field(default="22:00-07:00", alias="LINLI_QUIET_HOURS")
+    notice_grace_hours: float = Field(default=6, ge=0, le=168, alias="LINLI_NOTICE_GRACE_HOURS")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("", "off", "none"):
+            return ""
+        found = QUIET_HOURS.fullmatch(value)
+        if not found or any(int(h) > 23 for h in found.group(1, 3)) or any(
+            int(m) > 59 for m in found.group(2, 4)
+        ):
+            raise ValueError("must look like 22:00-07:00 (local time), or off")
+        if found.group(1, 2) == found.group(3, 4):
+            raise ValueError("start and end must differ (use off for no quiet hours)")
+        return value
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """Quiet hours as (start, end) local times; None when off."""
+        found = QUIET_HOURS.fullmatch(self.quiet_hours)
+        if not found:
+            return None
+        h1, m1, h2, m2 = (int(x) for x in found.groups())
+        return time(h1, m1), time(h2, m2)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

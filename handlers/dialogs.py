@@ -46,6 +46,7 @@ class Input:
     text: str = ""
     file_id: str | None = None
     value: str = ""
+    entities: tuple[dict[str, Any], ...] = ()  # the text's formatting, as Bot API dicts
 
 
 class Turn:
@@ -182,7 +183,8 @@ class Flow:
 
 def _input_of(message: Message) -> Input:
     if message.text is not None:
-        return Input("text", text=message.text)
+        entities = tuple(e.to_dict() for e in message.entities or ())
+        return Input("text", text=message.text, entities=entities)
     if message.photo:
         return Input("photo", text=message.caption or "", file_id=message.photo[-1].file_id)
     if message.voice is not None:

@@ -109,7 +109,7 @@ async def help_command(update: Update, context: LinliContext) -> None:
     specs = visible_commands(context.identity, message.chat.type)
     title = context.tr("What I can do")
     lines = [f"<b>{title}</b>"]
-    lines += [f"/{spec.name} — {context.tr(spec.description)}" for spec in specs]
+    lines += [f"/{spec.name} — {escape(context.tr(spec.description))}" for spec in specs]
     await reply(message, "\n".join(lines))
 
 

@@ -487,3 +487,101 @@ class VolunteerPreference(Base):
     )
     named_on_board: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoticeStatus(enum.StrEnum):
+    """A notice's state: a draft being previewed, scheduled (waiting for its next time), paused,
+    done or cancelled."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Notice(Base):
+    """A committee notice (通知): its text, where it goes, when, and how.
+
+    `text` is shown literally; `entities` are the formatting staff gave it in Telegram (bold,
+    links …), sent as message entities, never as HTML. `next_at` is the next time it falls
+    due (None when it will not post again); `recurrence` is a bot.when.Recurrence as JSON.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    text: Mapped[str] = mapped_column(SafeText(4096))
+    entities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    target: Mapped[str] = mapped_column(String(16), default="residents")  # residents|staff|chosen
+    chat_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)  # chats.id when chosen
+    pin: Mapped[bool] = mapped_column(default=False)
+    ack: Mapped[bool] = mapped_column(default=False)
+    urgent: Mapped[bool] = mapped_column(default=False)
+    remind_minutes: Mapped[int] = mapped_column(Integer, default=0)  # 0: no ack reminder
+    recurrence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    next_at: Mapped[datetime | None] = mapped_column(index=True)
+    status: Mapped[NoticeStatus] = mapped_column(
+        _enum(NoticeStatus), default=NoticeStatus.SCHEDULED, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NoticeOccurrence(Base):
+    """One time a notice fell due: posted (fanned out) or missed; at most once per due time."""
+
+    __tablename__ = "notice_occurrences"
+    __table_args__ = (UniqueConstraint("notice_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(
+        ForeignKey("notices.id", ondelete="CASCADE"), index=True
+    )
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12))  # posted | missed
+    posted_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None] = mapped_column(index=True)
+    reminded_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime | None]  # the delivery report went to staff
+
+
+class NoticePost(Base):
+    """A notice's message in one chat at one occurrence, with its acknowledgement count."""
+
+    __tablename__ = "notice_posts"
+    __table_args__ = (UniqueConstraint("occurrence_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(
+        ForeignKey("notice_occurrences.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    chat_telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(12), default="queued")  # queued|sent|failed
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(SafeText(300))
+    sent_at: Mapped[datetime | None]
+    shown_count: Mapped[int] = mapped_column(Integer, default=0)  # acks the message shows
+    count_dirty: Mapped[bool] = mapped_column(default=False)  # the count on screen is behind
+    counted_at: Mapped[datetime | None]  # when the message's count was last edited
+
+
+class NoticeAck(Base):
+    """A member acknowledged (收到) one post; once per person and post."""
+
+    __tablename__ = "notice_acks"
+    __table_args__ = (UniqueConstraint("post_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("notice_posts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,6 +9,7 @@ from bot.services.dialogs import DialogService
 from bot.services.errands import ErrandService
 from bot.services.faq import FaqService
 from bot.services.groups import GroupService
+from bot.services.notices import NoticeService
 from bot.services.people import PeopleService
 from bot.services.privacy import PrivacyService
 from bot.services.roles import RoleService
@@ -29,6 +30,7 @@ class Services:
     dialogs: DialogService
     tickets: TicketService
     errands: ErrandService
+    notices: NoticeService
     clock: Clock
 
     @classmethod
@@ -45,5 +47,6 @@ class Services:
             dialogs=DialogService(db, clock, settings.default_language),
             tickets=TicketService(db, settings, roles, clock),
             errands=ErrandService(db, settings, roles, clock),
+            notices=NoticeService(db, settings, roles, clock),
             clock=clock,
         )
