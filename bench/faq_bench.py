@@ -44,7 +44,7 @@ HALVES = {
     "E (independent)": ROOT / "eval" / "faq_e.txt",
     "F (independent)": ROOT / "eval" / "faq_f.txt",
     "G (independent)": ROOT / "eval" / "faq_g.txt",
-    "H (independent, unseen)": ROOT / "eval" / "faq_h.txt",
+    "H (independent)": ROOT / "eval" / "faq_h.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

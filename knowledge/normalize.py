@@ -23,6 +23,7 @@ _TOKEN = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
 _HYPHEN = re.compile(r"(?<=[A-Za-z])(?:['’]s\b|[-'’](?=[A-Za-z]))")
 # Taiwan phrases to mainland ones (寬頻→宽带, 網路→网络, 軟體→软件) with the characters, then
 # Hong Kong variant characters (衞→卫) that tw2sp leaves; plain t2s does neither.
+_EMOJI_ECHO = 2  # an emoji repeats a word ending at most this many characters before it
 _CONVERTERS = (opencc.OpenCC("tw2sp"), opencc.OpenCC("hk2s"))
 
 
@@ -46,13 +47,20 @@ def clean(text: str) -> str:
     text = _HYPHEN.sub("", _INVISIBLE.sub("", text))
     emoji = load_lexicon().emoji
     if emoji and not text.isascii():
-        text = "".join(f" {emoji[c]} " if c in emoji else c for c in text)
+        text = "".join(_emoji_word(text, i, emoji) if c in emoji else c for i, c in enumerate(text))
     text = _NOT_WORD.sub(" ", text).strip()[:MAX_CHARS]
     if not text:
         return ""
     for converter in _CONVERTERS:
         text = converter.convert(text)
     return text.lower()
+
+
+def _emoji_word(text: str, i: int, emoji: dict[str, str]) -> str:
+    """The word an emoji names, spaced; nothing when it just repeats the word right before it
+    (着火了🔥, 狗狗🐶: the word is said once, not twice)."""
+    word = emoji[text[i]]
+    return " " if word in text[max(0, i - len(word) - _EMOJI_ECHO) : i] else f" {word} "
 
 
 def stem(word: str) -> str:

@@ -194,3 +194,9 @@ def test_asking_what_to_buy_or_where_gets_no_answer_from_a_topic_word(matcher: M
     for text, expected in [("空调坏了找谁修", "repair-home"), ("can someone buy groceries for my mum", "errand-request")]:
         result = matcher.match(text, mode="addressed")
         assert result.entry is not None and result.entry.id == expected, text
+
+
+def test_a_voice_message_in_a_hurry_about_a_blocked_car_is_answered(matcher: Matcher) -> None:
+    result = matcher.match("那个谁的车把我的车挡住了啊车上也没留电话我赶着上班这咋办啊", mode="passive")
+    assert result.decision is Decision.ANSWER
+    assert result.entry is not None and result.entry.id == "parking-blocked"

@@ -178,3 +178,27 @@ def test_an_emoji_that_names_a_thing_is_read_as_its_word() -> None:
 def test_english_phrases_for_visits_and_blocked_cars_become_one_word() -> None:
     assert "_visitor" in normalise("my parents are coming over this weekend").tokens
     assert "_block" in normalise("a van double parked next to my car").tokens
+
+
+def test_an_emoji_right_after_its_own_word_is_not_read_twice() -> None:
+    assert clean("家里漏水了💧") == "家里漏水了"
+    assert clean("🚗挡在门口") == "车 挡在门口"  # nothing before it to repeat: read as its word
+    assert clean("车主不在🚗").count("车") == 2  # 车 of 车主 is too far back to be the same word
+
+
+def test_an_elderly_card_a_car_in_the_way_and_a_friend_coming_reach_the_entry_words() -> None:
+    assert "老年卡" in normalise("我爸的长者证丢了").text
+    assert "挡住" in normalise("有个面包车挡我了").text
+    assert "访客" in normalise("周六朋友过来吃饭").text
+
+
+def test_voice_context_of_hurry_and_moving_in_is_dropped() -> None:
+    assert "出门" not in normalise("急着出门电梯一直不来").text
+    assert "上班" not in normalise("赶着上班门禁刷不开").text
+    assert "搬家" not in normalise("刚搬进来宽带怎么开通").text
+
+
+def test_english_time_words_are_not_topic_words() -> None:
+    tokens = normalise("the lift stopped again today, since yesterday actually").tokens
+    assert not {"_today", "_yesterday", "_since"} & set(tokens)
+    assert "_elevator" in tokens
