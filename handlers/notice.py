@@ -190,6 +190,18 @@ class Renderer:
         return html_payload(text, None)
 
 
+    def pin_failed(self, notice: Notice, title: str, error: str, language: str) -> dict[str, Any]:
+        tr = self._tr(language)
+        text = tr(
+            "📌 Notice #{id} was posted in «{group}» but could not be pinned ({error}). Make "
+            "Linli an admin there with the right to pin messages.",
+            id=notice.id,
+            group=escape(title),
+            error=escape(error[:100]),
+        )
+        return html_payload(text, None)
+
+
 # --- describing a notice ---------------------------------------------------------------------
 
 

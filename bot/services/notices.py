@@ -68,6 +68,7 @@ REMIND_CHOICES = (0, 60, 120, 360, 1440)  # minutes after posting; 0: no reminde
 COUNT_EVERY = timedelta(seconds=3)  # at most one count edit per message in this time
 LIVE = (NoticeStatus.SCHEDULED, NoticeStatus.PAUSED)
 POST_KEY = "notice:post:"
+PIN_KEY = "notice:pin:"
 
 
 class Outcome(enum.StrEnum):
@@ -149,6 +150,10 @@ class NoticeRenderer(Protocol):
         self, notice: Notice, due: datetime, count: int, zone: ZoneInfo, language: str
     ) -> dict[str, Any]:
         """Staff are told that an occurrence fell due while the bot was down too long."""
+        ...
+
+    def pin_failed(self, notice: Notice, title: str, error: str, language: str) -> dict[str, Any]:
+        """Staff are told a notice could not be pinned in a group (the bot is no admin)."""
         ...
 
 
@@ -599,6 +604,32 @@ class NoticeService:
             await self._settle_post(uow, row)
             await uow.commit()
 
+    async def pin_settled(self, row: OutboxMessage, message: Message | None) -> None:
+        """Outbox listener: a pin that failed is reported to staff once."""
+        if row.status is OutboxStatus.SENT:
+            return
+        try:
+            post_id = int(row.idempotency_key.removeprefix(PIN_KEY))
+        except ValueError:
+            return
+        async with self.db.uow() as uow:
+            post = await uow.session.get(NoticePost, post_id)
+            notice = await self._notice_of(uow, post) if post is not None else None
+            if post is None or notice is None:
+                return
+            chat = await uow.session.get(Chat, post.chat_id)
+            title = chat.title if chat is not None and chat.title else str(post.chat_telegram_id)
+            language = await community_language(
+                uow, notice.community_id, self.settings.default_language
+            )
+            await self._tell_staff(
+                uow,
+                notice.community_id,
+                f"notice:pin-failed:{post_id}",
+                self._renderer().pin_failed(notice, title, row.last_error or "", language),
+            )
+            await uow.commit()
+
     async def _settle_post(self, uow: UnitOfWork, row: OutboxMessage) -> None:
         try:
             post_id = int(row.idempotency_key.removeprefix(POST_KEY))
@@ -614,7 +645,7 @@ class NoticeService:
             notice = await self._notice_of(uow, post)
             if notice is not None and notice.pin and row.telegram_message_id is not None:
                 await uow.outbox.enqueue(
-                    f"notice:pin:{post.id}",
+                    f"{PIN_KEY}{post.id}",
                     post.chat_telegram_id,
                     {"message_id": row.telegram_message_id, "disable_notification": True},
                     method="pinChatMessage",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
-from bot.demo import RESIDENTS_GROUP, STAFF_GROUP, demo_world
+from bot.demo import DEMO_BOT, RESIDENTS_GROUP, STAFF_GROUP, demo_world
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.models import NoticeAck, NoticeOccurrence
@@ -280,3 +280,60 @@ async def test_a_group_that_refuses_is_reported_to_staff(linli: Linli) -> None:
     await outbox_idle(linli)
     report = await last_bot_message(linli, STAFF_GROUP)
     assert "未能发到" in report["text"] and "业主群" in report["text"], report["text"]
+
+
+async def test_a_pinned_notice_is_pinned_where_the_bot_may_and_reported_where_not(
+    linli: Linli,
+) -> None:
+    [card] = await linli.say(STAFF_GROUP, ZHANG, "/broadcast 本周六消防演练")
+    await press(linli, STAFF_GROUP, ZHANG, card, "置顶")
+    card = await last_bot_message(linli, STAFF_GROUP)
+    await press(linli, STAFF_GROUP, ZHANG, card, "确认发布")
+    [posted] = await notices_in(linli, RESIDENTS_GROUP)
+    assert not posted.get("pinned")  # Linli is no admin in the residents' group
+    report = await last_bot_message(linli, STAFF_GROUP)
+    assert "无法置顶" in report["text"] and "管理员" in report["text"]
+
+    await linli.sandbox.post(
+        "/sandbox/api/members",
+        {"chat_id": RESIDENTS_GROUP, "user_id": DEMO_BOT["id"], "action": "promote", "by": ZHANG},
+    )
+    [card] = await linli.say(STAFF_GROUP, ZHANG, "/broadcast 演练改到周日")
+    await press(linli, STAFF_GROUP, ZHANG, card, "置顶")
+    card = await last_bot_message(linli, STAFF_GROUP)
+    await press(linli, STAFF_GROUP, ZHANG, card, "确认发布")
+    posted = await notices_in(linli, RESIDENTS_GROUP)
+    assert len(posted) == 2 and posted[1].get("pinned") is True
+
+
+async def test_staff_choose_the_groups_and_edit_a_scheduled_notice(linli: Linli, clock: FakeClock) -> None:
+    [card] = await linli.say(ZHANG, ZHANG, "/notice 明天10点 工作人员周会")
+    await press(linli, ZHANG, ZHANG, card, "发到哪些群")
+    menu = await last_bot_message(linli, ZHANG)
+    assert "发到哪里" in menu["text"]
+    await press(linli, ZHANG, ZHANG, menu, "工作群 · Sunny Garden staff")  # that one group
+    menu = await last_bot_message(linli, ZHANG)
+    await press(linli, ZHANG, ZHANG, menu, "完成")
+    card = await last_bot_message(linli, ZHANG)
+    assert "选定的群（1 个）" in card["text"] and "工作群" in card["text"]
+    await press(linli, ZHANG, ZHANG, card, "确认发布")
+
+    [listing] = await linli.say(ZHANG, ZHANG, "/notices")
+    await press(linli, ZHANG, ZHANG, listing, "✏️")
+    card = await last_bot_message(linli, ZHANG)
+    await press(linli, ZHANG, ZHANG, card, "改内容")
+    ask = await last_bot_message(linli, ZHANG)
+    assert "通知的内容" in ask["text"]
+    replies = await linli.say(ZHANG, ZHANG, "工作人员周会改到三楼会议室")
+    assert "已修改" in replies[0]["text"] and "三楼会议室" in replies[-1]["text"]
+    await press(linli, ZHANG, ZHANG, replies[-1], "改时间")
+    await linli.say(ZHANG, ZHANG, "明天下午2点")
+    card = await last_bot_message(linli, ZHANG)
+    assert "2026年12月1日（周二）14:00" in card["text"]
+
+    await tick(linli, clock, local(12, 1, 10, 0))
+    assert not await notices_in(linli, STAFF_GROUP)
+    await tick(linli, clock, local(12, 1, 14, 0))
+    [posted] = await notices_in(linli, STAFF_GROUP)
+    assert "三楼会议室" in posted["text"]
+    assert not await notices_in(linli, RESIDENTS_GROUP)
