@@ -638,6 +638,7 @@ class NoticeService:
         post = await uow.session.get(NoticePost, post_id)
         if post is None or post.status != "queued":
             return
+        post.chat_telegram_id = row.chat_telegram_id  # the group may have been upgraded
         if row.status is OutboxStatus.SENT:
             post.status = "sent"
             post.telegram_message_id = row.telegram_message_id
@@ -653,7 +654,6 @@ class NoticeService:
         elif row.status in (OutboxStatus.FAILED, OutboxStatus.UNKNOWN):
             post.status = "failed" if row.status is OutboxStatus.FAILED else "unknown"
             post.error = (row.last_error or "")[:300]
-            post.chat_telegram_id = row.chat_telegram_id
 
     async def settle_and_report(self, now: datetime) -> int:
         """Catch up posts whose outcome the listener missed; report finished fan-outs to staff."""
