@@ -909,6 +909,14 @@ async def _start_edit(update: Update, context: LinliContext, notice: Notice, fie
     if field not in ("text", "when"):
         await query.answer(context.tr("This button is no longer valid."))
         return
+    try:
+        await context.bot.send_chat_action(user_id, "typing")  # 403 if we cannot write to them
+    except TelegramError:
+        await query.answer(
+            context.tr("Please start a private chat with me first, then press this again."),
+            show_alert=True,
+        )
+        return
     await query.answer(context.tr("I have written to you in private."))
     await start_dialog(
         context,

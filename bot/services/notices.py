@@ -305,13 +305,11 @@ class NoticeService:
             values: dict[str, Any] = {"status": target, "updated_at": now}
             if target is NoticeStatus.SCHEDULED and notice.status is NoticeStatus.PAUSED:
                 values["next_at"] = await self._next_from(uow, notice, now)
-            if target is NoticeStatus.SCHEDULED and notice.status is NoticeStatus.DRAFT:
-                if (
-                    notice.next_at is not None
-                    and notice.next_at < now
-                    and notice.recurrence is None
-                ):
-                    values["next_at"] = now  # confirmed a little late: post now
+            late = notice.next_at is not None and notice.next_at < now
+            if target is NoticeStatus.SCHEDULED and notice.status is NoticeStatus.DRAFT and late:
+                # Confirmed after the time shown: a one-off posts now, a recurring one waits
+                # for its next occurrence.
+                values["next_at"] = await self._next_from(uow, notice, now)
             result = await uow.session.execute(
                 update(Notice)
                 .where(Notice.id == notice_id, Notice.status.in_(list(sources)))
