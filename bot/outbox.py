@@ -224,6 +224,7 @@ class OutboxDispatcher:
         except RetryAfter as exc:
             seconds = _retry_after_seconds(exc)
             log.warning("outbox %s: chat %s flood-limited, retry in %.0f s", row.id, chat, seconds)
+            self.limiter.refund(chat)  # nothing was delivered: the send does not count
             self.limiter.pause(chat, seconds)
             self._reached(self.limiter.ready_at(chat))  # counts it, and when to look again
             await self._retry(row, str(exc), seconds)

@@ -51,6 +51,17 @@ class SlidingWindow:
         """Count one event at `now`."""
         self._events.append(now)
 
+    def forget_last(self) -> datetime | None:
+        """Take back the latest event counted; when it was (None if there is none)."""
+        return self._events.pop() if self._events else None
+
+    def forget(self, at: datetime) -> None:
+        """Take back one event counted at `at`, if it is still in the window."""
+        for i in range(len(self._events) - 1, -1, -1):
+            if self._events[i] == at:
+                del self._events[i]
+                return
+
     def idle(self, now: datetime) -> bool:
         """True when nothing in the window is remembered any more."""
         self._forget_old(now)
@@ -109,6 +120,17 @@ class RateLimiter:
         self._window(chat_id).record(now)
         if now - self._last_sweep >= self._SWEEP_EVERY:
             self._sweep(now)
+
+    def refund(self, chat_id: int) -> None:
+        """Take back the send last recorded for this chat: Telegram refused it with 429.
+
+        A refused request delivers nothing and does not use up Telegram's quota, so
+        counting it would slow every other chat down for the rest of the window.
+        """
+        window = self._chats.get(chat_id)
+        at = window.forget_last() if window is not None else None
+        if at is not None:
+            self._overall.forget(at)
 
     def pause(self, chat_id: int | None, seconds: float) -> None:
         """Hold this chat (or, with None, everything) for `seconds`, as a 429 asks."""
