@@ -6,6 +6,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import APP_KEY, Linli, LinliContext
 from handlers import (
+    care,
     dialogs,
     errand,
     fallback,
@@ -33,6 +34,7 @@ FEATURES = (
     repair,
     errand,
     notice,
+    care,
     faq_admin,
     faq,
     fallback,

@@ -41,6 +41,7 @@ Retarget = tuple[int, int] | None  # (old chat id, new chat id) after a group mi
 MAX_ATTEMPTS = 10  # network failures before a message is given up
 MAX_BACKOFF = 300.0  # seconds
 IDLE_WAIT = 1.0  # seconds between rounds when nothing else says when to look again
+PRIORITIES = (1, 0)  # outbox priority levels, served in this order: alerts about elders first
 
 # Bot API method -> (python-telegram-bot method, parameters it requires by name).
 # Everything else in the payload travels as api_kwargs, exactly as written.
@@ -145,37 +146,44 @@ class OutboxDispatcher:
         return count
 
     async def dispatch_due(self, max_messages: int = 100) -> int:
-        """Send what is due now, chat by chat in id order; how many sends were attempted."""
+        """Send what is due now: higher priority first (alerts), then chat by chat in id order.
+
+        Returns how many sends were attempted.
+        """
         await self._settle_leftovers()
         now = self._clock()
         self._next_ready = None
-        attempted, after_id = 0, 0
+        attempted = 0
         held: set[int] = set()  # chats that must wait for the next round
         out_of_budget = False  # the overall limit is reached: nothing more this round
-        while attempted < max_messages and not out_of_budget:
-            async with self.db.uow() as uow:
-                rows = await uow.outbox.ready(now, max_messages, after_id=after_id, skip_chats=held)
-            if not rows:
-                break
-            for row in rows:
-                after_id, chat = row.id, row.chat_telegram_id
-                if chat in held:
-                    continue
-                if attempted >= max_messages:
+        for level in PRIORITIES:
+            after_id = 0
+            while attempted < max_messages and not out_of_budget:
+                async with self.db.uow() as uow:
+                    rows = await uow.outbox.ready(
+                        now, max_messages, after_id=after_id, skip_chats=held, priority=level
+                    )
+                if not rows:
                     break
-                if not self._reached(self.limiter.overall_ready_at()):
-                    out_of_budget = True
-                    break
-                if not self._reached(self.limiter.ready_at(chat)):
-                    held.add(chat)
-                    continue
-                if not await self._claim(row):
-                    held.add(chat)
-                    continue
-                attempted += 1
-                self.limiter.record(chat)
-                if not await self._send(row):
-                    held.add(chat)
+                for row in rows:
+                    after_id, chat = row.id, row.chat_telegram_id
+                    if chat in held:
+                        continue
+                    if attempted >= max_messages:
+                        break
+                    if not self._reached(self.limiter.overall_ready_at()):
+                        out_of_budget = True
+                        break
+                    if not self._reached(self.limiter.ready_at(chat)):
+                        held.add(chat)
+                        continue
+                    if not await self._claim(row):
+                        held.add(chat)
+                        continue
+                    attempted += 1
+                    self.limiter.record(chat)
+                    if not await self._send(row):
+                        held.add(chat)
         self._busy = attempted >= max_messages
         return attempted
 

@@ -93,6 +93,7 @@ class Runtime:
         self.outbox = linli.outbox = OutboxDispatcher(self.db, self.application.bot)
         self.outbox.add_listener("notice:post:", services.notices.sent)
         self.outbox.add_listener("notice:pin:", services.notices.pin_settled)
+        self.outbox.add_listener("care:prompt:", services.care.prompt_settled)
         await self._start_web()
         await self.application.initialize()
         await self._check_bot()

@@ -83,6 +83,8 @@ class Community(Base):
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     # Errand cards go to the residents' group too (besides the volunteers' group).
     errands_to_residents: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Minutes after the check-in time for each step of the ladder (None: the defaults).
+    checkin_ladder: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     chats: Mapped[list[Chat]] = relationship(back_populates="community")
@@ -193,6 +195,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(SafeText())
+    # Higher goes first: alerts about elders (1) jump ahead of notices and the rest (0).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class FaqEntry(Base):
@@ -585,3 +589,134 @@ class NoticeAck(Base):
     )
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ElderStatus(enum.StrEnum):
+    """An elder's enrolment in daily check-ins: invited (not yet accepted), active, paused, left."""
+
+    INVITED = "invited"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    LEFT = "left"
+
+
+class Elder(Base):
+    """An elder who lives alone and is checked on every day (每日问安), with their consent.
+
+    `name`, `address` and `phone` are private: they go only to the elder's accepted contacts
+    and staff, in alerts. `away_until` is a local date (YYYY-MM-DD): no check-ins before it.
+    """
+
+    __tablename__ = "elders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), unique=True
+    )
+    name: Mapped[str] = mapped_column(SafeText(100))
+    address: Mapped[str | None] = mapped_column(SafeText(200))
+    phone: Mapped[str | None] = mapped_column(SafeText(32))
+    checkin_hour: Mapped[int] = mapped_column(Integer, default=9)
+    checkin_minute: Mapped[int] = mapped_column(Integer, default=0)
+    days: Mapped[list[Any]] = mapped_column(JSON, default=lambda: list(range(7)))  # 0 = Monday
+    language: Mapped[str | None] = mapped_column(String(8))
+    status: Mapped[ElderStatus] = mapped_column(
+        _enum(ElderStatus), default=ElderStatus.INVITED, index=True
+    )
+    away_until: Mapped[str | None] = mapped_column(String(10))
+    away_reminded: Mapped[str | None] = mapped_column(String(10))  # the away_until reminded of
+    consent_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    invited_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CareContact(Base):
+    """Someone alerted about an elder: family, a volunteer, a grid worker (网格员) or staff.
+
+    A contact counts only once they accepted the invitation (`accepted_at`).
+    """
+
+    __tablename__ = "care_contacts"
+    __table_args__ = (UniqueConstraint("elder_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))  # family | volunteer | grid | staff
+    accepted_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CareInvite(Base):
+    """A single-use deep-link invitation: for the elder to enrol, or for a contact to accept."""
+
+    __tablename__ = "care_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(12))  # elder | family | volunteer | grid | staff
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CheckIn(Base):
+    """One day's check-in of one elder (local date), once: its prompt, answer and ladder."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("elder_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    day: Mapped[str] = mapped_column(String(10))  # local date, YYYY-MM-DD
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    # pending | ok | help | undeliverable | resolved (a contact reached them)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(String(16))  # button, text, voice, sticker …
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CheckInStep(Base):
+    """A step of a check-in's ladder done: prompt, remind, family, volunteer, staff, all-clear."""
+
+    __tablename__ = "checkin_steps"
+    __table_args__ = (UniqueConstraint("checkin_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkin_id: Mapped[int] = mapped_column(
+        ForeignKey("checkins.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CareAlert(Base):
+    """An alert about an elder (no answer, a call for help, an undeliverable prompt) until closed."""
+
+    __tablename__ = "care_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    checkin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checkins.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # missed | help | undeliverable
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    responder_id: Mapped[int | None] = mapped_column(BigInteger)
+    responding_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str | None] = mapped_column(SafeText(300))

@@ -243,8 +243,14 @@ class OutboxRepository(_Repository):
         payload: dict,
         method: str = "sendMessage",
         not_before: datetime | None = None,
+        priority: int = 0,
     ) -> OutboxMessage | None:
-        """Queue a message once per idempotency key; None if the key was queued before."""
+        """Queue a message once per idempotency key; None if the key was queued before.
+
+        A higher `priority` goes out first (alerts about elders: 1; everything else: 0). Two
+        transactions queueing the same key at once are safe: the loser's insert is undone in
+        a savepoint and it gets None, without spoiling the rest of its transaction.
+        """
         if await self.by_key(key) is not None:
             return None
         message = OutboxMessage(
@@ -253,9 +259,14 @@ class OutboxRepository(_Repository):
             payload=payload,
             method=method,
             not_before=not_before or utcnow(),
+            priority=priority,
         )
-        self.session.add(message)
-        await self.session.flush()
+        try:
+            async with self.session.begin_nested():
+                self.session.add(message)
+                await self.session.flush()
+        except IntegrityError:
+            return None
         return message
 
     async def due(self, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
@@ -275,12 +286,14 @@ class OutboxRepository(_Repository):
         *,
         after_id: int = 0,
         skip_chats: Collection[int] = (),
+        priority: int | None = None,
     ) -> Sequence[OutboxMessage]:
         """Due pending messages that may go now, by id, keeping each chat's order.
 
         A message waits while an earlier one to the same chat is being sent, or was put
         back by the dispatcher (a pending row with last_error) and is not due yet.
-        `after_id` pages through the queue; `skip_chats` leaves out chats held this round.
+        `after_id` pages through the queue; `skip_chats` leaves out chats held this round;
+        `priority` keeps one priority level (the dispatcher serves higher levels first).
         """
         earlier = aliased(OutboxMessage)
         held = (
@@ -312,6 +325,8 @@ class OutboxRepository(_Repository):
         )
         if skip_chats:
             stmt = stmt.where(OutboxMessage.chat_telegram_id.not_in(list(skip_chats)))
+        if priority is not None:
+            stmt = stmt.where(OutboxMessage.priority == priority)
         return (await self.session.scalars(stmt)).all()
 
     async def next_not_before(self, after: datetime) -> datetime | None:

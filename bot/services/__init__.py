@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
+from bot.services.care import CareService
 from bot.services.dialogs import DialogService
 from bot.services.errands import ErrandService
 from bot.services.faq import FaqService
@@ -31,6 +32,7 @@ class Services:
     tickets: TicketService
     errands: ErrandService
     notices: NoticeService
+    care: CareService
     clock: Clock
 
     @classmethod
@@ -48,5 +50,6 @@ class Services:
             tickets=TicketService(db, settings, roles, clock),
             errands=ErrandService(db, settings, roles, clock),
             notices=NoticeService(db, settings, roles, clock),
+            care=CareService(db, settings, roles, clock),
             clock=clock,
         )

@@ -10,12 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
-from bot.demo import DEMO_BOT, RESIDENTS_GROUP, STAFF_GROUP, demo_world
-from bot.runtime import Runtime
+from bot.demo import DEMO_BOT, RESIDENTS_GROUP, STAFF_GROUP
 from bot.settings import Settings
 from storage.models import NoticeAck, NoticeOccurrence
 from tests.e2e import test_repair
-from tests.e2e.harness import Linli, SandboxClient, buttons_of, with_probe
+from tests.e2e.harness import Linli, buttons_of, running
 from tests.e2e.test_repair import EMMA, LI, WANG, ZHANG, last_bot_message, outbox_idle, press
 
 clock, linli = test_repair.clock, test_repair.linli  # Linli on the fake clock (09:00 Mon 30 Nov)
@@ -202,22 +201,12 @@ async def test_a_restart_across_the_due_time_posts_once_or_reports_it_missed(
     make_settings: Callable[..., Settings], clock: FakeClock
 ) -> None:
     settings = make_settings()
-
-    async def start() -> tuple[Runtime, Linli]:
-        runtime = Runtime(settings, world=with_probe(demo_world()), clock=clock, tick_seconds=None)
-        await runtime.start()
-        return runtime, Linli(runtime, SandboxClient(runtime.sandbox.base_url))
-
-    runtime, linli = await start()
-    try:
+    async with running(settings, clock=clock, tick_seconds=None) as linli:
         await schedule(linli, "/notice 今天10点 下午两点开业主大会")
         await schedule(linli, "/notice 今天11点 今天下午社区义诊")
-    finally:
-        await linli.sandbox.close()
-        await runtime.stop()
     clock.set(local(11, 30, 16, 30))  # down from 09:00 to 16:30: 10:00 is 6.5 h late, 11:00 5.5 h
-    runtime, linli = await start()
-    try:
+    async with running(settings, clock=clock, tick_seconds=None) as linli:
+        runtime = linli.runtime
         await linli.runtime.ticker.tick()
         await outbox_idle(linli)
         posted = await notices_in(linli, RESIDENTS_GROUP)
@@ -230,9 +219,6 @@ async def test_a_restart_across_the_due_time_posts_once_or_reports_it_missed(
         async with runtime.db.uow() as uow:  # type: ignore[union-attr]
             statuses = sorted((await uow.session.scalars(select(NoticeOccurrence.status))).all())
         assert statuses == ["missed", "posted"]
-    finally:
-        await linli.sandbox.close()
-        await runtime.stop()
 
 
 async def test_broadcast_posts_at_once_and_markup_stays_literal(linli: Linli) -> None:

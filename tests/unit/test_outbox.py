@@ -734,3 +734,36 @@ async def test_limits_can_be_set_per_dispatcher(
     for i in range(3):
         await enqueue(database, f"notice:{i}", GROUPS[0], f"通知 {i}")
     assert await strict.dispatch_due() == 2
+
+
+async def test_an_alert_goes_ahead_of_a_fan_out_already_queued(
+    database: Database, bot: Bot, telegram: FakeTelegram, clock: Clock
+) -> None:
+    dispatcher = OutboxDispatcher(database, bot, clock=clock)
+    for group in GROUPS:
+        await enqueue(database, f"notice:8:{group}", group, "本周垃圾分类宣传")
+    async with database.uow() as uow:
+        await uow.outbox.enqueue(
+            "care:alert:1:step-family:55",
+            55,
+            {"text": "李奶奶没有回应"},
+            not_before=START,
+            priority=1,
+        )
+        await uow.commit()
+    assert await dispatcher.dispatch_due(max_messages=1) == 1
+    assert telegram.sent == [("sendMessage", 55, "李奶奶没有回应")]
+    assert await dispatcher.dispatch_due() == len(GROUPS)
+    assert [chat for _, chat, _ in telegram.sent[1:]] == list(GROUPS)
+
+
+def test_a_refused_send_gives_its_place_in_the_window_back() -> None:
+    from bot.ratelimit import RateLimiter, RateLimits
+
+    now = START
+    limiter = RateLimiter(RateLimits(overall_per_second=2), clock=lambda: now)
+    limiter.record(-1001)
+    limiter.record(-1002)
+    assert limiter.overall_ready_at() > now  # full
+    limiter.refund(-1002)  # that one was answered 429: it did not count at Telegram
+    assert limiter.overall_ready_at() == now
