@@ -57,6 +57,28 @@ async def mydata(update: Update, context: LinliContext) -> None:
         tr("Phone: {value}", value=escape(data.phone) if data.phone else none),
         tr("Roles: {value}", value=roles or none),
         tr("Groups where I have seen you: {value}", value=groups or none),
+    ]
+    if data.checkin is not None:
+        name, address, phone, at, consent = data.checkin
+        lines.append(
+            tr(
+                "Daily check-in: {name}, every day at {time}; address {address}, phone {phone}; "
+                "consent given {consent}",
+                name=escape(name),
+                time=at,
+                address=escape(address or "–"),
+                phone=escape(phone or "–"),
+                consent=consent,
+            )
+        )
+    if data.contact_of:
+        lines.append(
+            tr(
+                "Daily check-in contact for: {names}",
+                names=", ".join(escape(n) for n in data.contact_of),
+            )
+        )
+    lines += [
         tr("Send /forgetme to delete all of this."),
     ]
     await reply(update.message, "\n".join(lines))

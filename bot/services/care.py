@@ -794,7 +794,9 @@ class CareService:
         created = 0
         async with self.db.uow() as uow:
             elders = (
-                await uow.session.scalars(select(Elder).where(Elder.status == ElderStatus.ACTIVE))
+                await uow.session.scalars(
+                    select(Elder).where(Elder.status == ElderStatus.ACTIVE, Elder.user_id.is_not(None))
+                )
             ).all()
             zones = {c.id: ZoneInfo(c.timezone) for c in await uow.communities.all()}
             if not elders:

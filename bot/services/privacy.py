@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Errand, Role, Ticket
+from storage.models import CareContact, Elder, ElderStatus, Errand, Role, Ticket
+from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class MyData:
     phone: str | None
     roles: list[tuple[str, Role]] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
+    # Daily check-in: (name, address, phone, HH:MM, consent given at) if enrolled; contacts of.
+    checkin: tuple[str, str | None, str | None, str, str] | None = None
+    contact_of: list[str] = field(default_factory=list)
 
 
 class PrivacyService:
@@ -47,7 +51,31 @@ class PrivacyService:
                 roles.append((community.name if community else "?", membership.role))
             groups = [c.title or str(c.telegram_id) for c in await uow.roster.chats_of(user_id)]
             address = " ".join(p for p in (user.building, user.unit, user.room) if p) or None
+            elder = await uow.session.scalar(
+                select(Elder).where(Elder.user_id == user_id, Elder.status != ElderStatus.LEFT)
+            )
+            checkin = None
+            if elder is not None:
+                consent = (
+                    elder.consent_at.strftime("%Y-%m-%d %H:%M UTC") if elder.consent_at else "-"
+                )
+                checkin = (
+                    elder.name,
+                    elder.address,
+                    elder.phone,
+                    f"{elder.checkin_hour:02d}:{elder.checkin_minute:02d}",
+                    consent,
+                )
+            looked_after = (
+                await uow.session.scalars(
+                    select(Elder.name)
+                    .join(CareContact, CareContact.elder_id == Elder.id)
+                    .where(CareContact.user_id == user_id, Elder.status != ElderStatus.LEFT)
+                )
+            ).all()
             return MyData(
+                checkin=checkin,
+                contact_of=list(looked_after),
                 user_id=user.id,
                 name=user.display_name,
                 username=user.username,
@@ -74,6 +102,19 @@ class PrivacyService:
                 update(Errand)
                 .where(Errand.requester_id == user_id)
                 .values(phone=None, to_place=None)
+            )
+            # A daily check-in ends: consent withdrawn, the private details blanked.
+            await uow.session.execute(
+                update(Elder)
+                .where(Elder.user_id == user_id)
+                .values(
+                    status=ElderStatus.LEFT,
+                    withdrawn_at=utcnow(),
+                    name="—",
+                    address=None,
+                    phone=None,
+                    user_id=None,
+                )
             )
             await uow.users.delete(user_id)
             await uow.commit()

@@ -93,6 +93,10 @@ async def test_a_normal_day_and_the_streak(linli: Linli, clock: FakeClock) -> No
     assert len(replies) == 1, [r["text"] for r in replies]
     thanks = replies[0]
     assert "已连续报平安 2 天" in thanks["text"]
+    await at(linli, clock, local(12, 2, 9, 0))
+    replies = await linli.say(GRANNY, GRANNY, "挺好的。请问物业费在哪交？")  # fine, and a question
+    assert "已连续报平安 3 天" in replies[0]["text"]
+    assert len(replies) == 2 and "物业" in replies[1]["text"]
 
 
 async def test_no_answer_climbs_the_ladder_and_a_late_answer_clears_it(

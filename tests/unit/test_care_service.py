@@ -230,3 +230,21 @@ def test_a_ladder_must_rise() -> None:
     assert not Ladder(60, 30, 120, 240).valid()
     assert not Ladder(30, 60, 120, 2000).valid()
     assert Ladder.of(None) == Ladder()
+
+
+async def test_mydata_shows_the_enrolment_and_forgetme_ends_it(
+    services: Services, database: Database, clock: FakeClock
+) -> None:
+    elder_id = await enrolled(services, database, clock)
+    mine = await services.privacy.my_data(GRANNY)
+    assert mine is not None and mine.checkin is not None
+    assert mine.checkin[:4] == ("李奶奶", "2号楼1单元101", "139", "09:00")
+    family = await services.privacy.my_data(WANG)
+    assert family is not None and family.contact_of == ["李奶奶"]
+    assert await services.privacy.forget(GRANNY)
+    elder = await services.care.get(elder_id)
+    assert elder is not None and elder.status.value == "left" and elder.withdrawn_at is not None
+    assert elder.address is None and elder.phone is None and elder.user_id is None
+    clock.set(local(11, 30, 9))
+    await services.care.tick(clock.now())
+    assert await _to(database, GRANNY) == []
