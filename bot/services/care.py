@@ -795,7 +795,9 @@ class CareService:
         async with self.db.uow() as uow:
             elders = (
                 await uow.session.scalars(
-                    select(Elder).where(Elder.status == ElderStatus.ACTIVE, Elder.user_id.is_not(None))
+                    select(Elder).where(
+                        Elder.status == ElderStatus.ACTIVE, Elder.user_id.is_not(None)
+                    )
                 )
             ).all()
             zones = {c.id: ZoneInfo(c.timezone) for c in await uow.communities.all()}
@@ -1104,11 +1106,21 @@ class CareService:
             local = now.astimezone(zone)
             if local.time() < SUMMARY_AT or local.hour >= 20:
                 continue
+            day = local.date().isoformat()
+            async with self.db.uow() as uow:
+                staff = await uow.chats.of_community(community.id, ChatKind.STAFF)
+                waiting = [
+                    c
+                    for c in staff
+                    if await uow.outbox.by_key(f"care:summary:{community.id}:{day}:{c.telegram_id}")
+                    is None
+                ]
+            if not waiting:
+                continue  # sent today already: do not gather the overview again
             views = await self.overview(community.id)
             if not views:
                 continue
             async with self.db.uow() as uow:
-                day = local.date().isoformat()
                 payload = self._renderer().summary(views, community.language)
                 for chat in await uow.chats.of_community(community.id, ChatKind.STAFF):
                     if await self._queue(

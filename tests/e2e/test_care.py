@@ -86,6 +86,8 @@ async def test_a_normal_day_and_the_streak(linli: Linli, clock: FakeClock) -> No
     assert "祝您今天" in thanks["text"] or "今天愉快" in thanks["text"], thanks["text"]
     for hour in (10, 11, 13, 14):
         await at(linli, clock, local(11, 30, hour, 0))
+    summaries = [t for t in await texts(linli, STAFF_GROUP) if t.startswith("📋 每日问安")]
+    assert len(summaries) == 1 and "平安 1 · 等待 0 · 已升级 0" in summaries[0]
     for chat in (WANG, LIU, LI, STAFF_GROUP):
         assert not [t for t in await texts(linli, chat) if "还没有回应" in t], chat
     await at(linli, clock, local(12, 1, 9, 0))
