@@ -7,6 +7,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from bot.context import APP_KEY, Linli, LinliContext
 from handlers import (
     care,
+    dashboard,
     dialogs,
     errand,
     fallback,
@@ -35,6 +36,7 @@ FEATURES = (
     errand,
     notice,
     care,
+    dashboard,
     faq_admin,
     faq,
     fallback,

@@ -36,8 +36,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         N_("Your time-bank points; /points name on|off for the thank-you board"),
         Role.VOLUNTEER,
     ),
-    CommandSpec("checkin", N_("Daily check-in (每日问安): yours, or set it up for a family member")),
-    CommandSpec("cancel", N_("Stop what we are doing (a form you are filling in)"), where="private"),
+    CommandSpec(
+        "checkin", N_("Daily check-in (每日问安): yours, or set it up for a family member")
+    ),
+    CommandSpec(
+        "cancel", N_("Stop what we are doing (a form you are filling in)"), where="private"
+    ),
     CommandSpec("mydata", N_("See what Linli keeps about you")),
     CommandSpec("forgetme", N_("Delete what Linli keeps about you")),
     CommandSpec("setup", N_("Register this group with a community"), Role.STAFF, "group"),
@@ -51,6 +55,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("notice", N_("Schedule a notice: /notice 明天8点 停水通知…"), Role.STAFF),
     CommandSpec("broadcast", N_("Post a notice at once: /broadcast <text>"), Role.STAFF),
     CommandSpec("elders", N_("Elders in the daily check-in and today's state"), Role.STAFF),
+    CommandSpec(
+        "dashboard", N_("A link to the staff dashboard (private chat)"), Role.STAFF, "private"
+    ),
     CommandSpec("notices", N_("Upcoming, recurring and recent notices; who confirmed"), Role.STAFF),
 )
 

@@ -30,6 +30,7 @@ class Linli:
     catalogs: Catalogs
     outbox: OutboxDispatcher | None = None
     ticker: Ticker | None = None
+    web_url: str | None = None  # the bot's web server as staff reach it (the dashboard)
 
     def wake_outbox(self) -> None:
         """Tell the dispatcher that messages were just queued (a no-op before it runs)."""

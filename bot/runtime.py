@@ -18,6 +18,7 @@ from bot.app import build_application
 from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS
 from bot.context import Linli
+from bot.dashboard import Dashboard
 from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
 from bot.i18n import Catalogs
 from bot.open311 import Open311
@@ -94,7 +95,7 @@ class Runtime:
         self.outbox.add_listener("notice:post:", services.notices.sent)
         self.outbox.add_listener("notice:pin:", services.notices.pin_settled)
         self.outbox.add_listener("care:prompt:", services.care.prompt_settled)
-        await self._start_web()
+        await self._start_web(linli)
         await self.application.initialize()
         await self._check_bot()
         await self.application.start()
@@ -159,14 +160,17 @@ class Runtime:
         """The path the webhook is served on, taken from LINLI_WEBHOOK_URL."""
         return urlparse(self.settings.webhook_url or "").path or "/telegram/webhook"
 
-    async def _start_web(self) -> None:
+    async def _start_web(self, linli: Linli) -> None:
         assert self.db is not None
         app = build_web_app(
             ready=self._ready,
             feed=self._feed if self.webhook else None,
             secret=self._secret,
             path=self.webhook_path,
-            routes=Open311(self.db, self.settings, self.clock).routes(),
+            routes=[
+                *Open311(self.db, self.settings, self.clock).routes(),
+                *Dashboard(linli).routes(),
+            ],
         )
         self._web_runner = web.AppRunner(app, access_log=None)
         await self._web_runner.setup()
@@ -174,6 +178,12 @@ class Runtime:
         await site.start()
         server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
         self.web_port = server.sockets[0].getsockname()[1] if server and server.sockets else None
+        host = (
+            "127.0.0.1"
+            if self.settings.web_host in ("0.0.0.0", "::", "")
+            else self.settings.web_host
+        )
+        linli.web_url = self.settings.dashboard_url or f"http://{host}:{self.web_port}"
 
     async def _feed(self, data: dict[str, Any]) -> None:
         assert self.application is not None

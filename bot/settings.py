@@ -61,8 +61,20 @@ class Settings(BaseSettings):
     timebank_points_per_hour: float = Field(
         default=1.0, ge=0, le=100, alias="LINLI_TIMEBANK_POINTS_PER_HOUR"
     )
+    dashboard_url: str | None = Field(default=None, alias="LINLI_DASHBOARD_URL")
     quiet_hours: str = Field(default="22:00-07:00", alias="LINLI_QUIET_HOURS")
     notice_grace_hours: float = Field(default=6, ge=0, le=168, alias="LINLI_NOTICE_GRACE_HOURS")
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+            raise ValueError(
+                "must be the web server's address as staff reach it, e.g. https://linli.example.org"
+            )
+        return value.rstrip("/")
 
     @field_validator("quiet_hours")
     @classmethod
@@ -71,8 +83,10 @@ class Settings(BaseSettings):
         if value.lower() in ("", "off", "none"):
             return ""
         found = QUIET_HOURS.fullmatch(value)
-        if not found or any(int(h) > 23 for h in found.group(1, 3)) or any(
-            int(m) > 59 for m in found.group(2, 4)
+        if (
+            not found
+            or any(int(h) > 23 for h in found.group(1, 3))
+            or any(int(m) > 59 for m in found.group(2, 4))
         ):
             raise ValueError("must look like 22:00-07:00 (local time), or off")
         if found.group(1, 2) == found.group(3, 4):

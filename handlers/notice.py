@@ -189,7 +189,6 @@ class Renderer:
         )
         return html_payload(text, None)
 
-
     def pin_failed(self, notice: Notice, title: str, error: str, language: str) -> dict[str, Any]:
         tr = self._tr(language)
         text = tr(

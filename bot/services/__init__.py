@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
 from bot.services.care import CareService
+from bot.services.dashboard import DashboardService
 from bot.services.dialogs import DialogService
 from bot.services.errands import ErrandService
 from bot.services.faq import FaqService
@@ -33,6 +34,7 @@ class Services:
     errands: ErrandService
     notices: NoticeService
     care: CareService
+    dashboard: DashboardService
     clock: Clock
 
     @classmethod
@@ -51,5 +53,6 @@ class Services:
             errands=ErrandService(db, settings, roles, clock),
             notices=NoticeService(db, settings, roles, clock),
             care=CareService(db, settings, roles, clock),
+            dashboard=DashboardService(db, settings, roles, clock),
             clock=clock,
         )

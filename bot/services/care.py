@@ -1237,6 +1237,66 @@ class CareService:
         async with self.db.uow() as uow:
             return Ladder.of(await uow.communities.get(community_id))
 
+    async def steps_of(self, checkin_ids: Sequence[int]) -> dict[int, list[tuple[str, datetime]]]:
+        """The ladder steps done for these check-ins, in order, with their times."""
+        if not checkin_ids:
+            return {}
+        async with self.db.uow() as uow:
+            rows = (
+                await uow.session.execute(
+                    select(CheckInStep.checkin_id, CheckInStep.step, CheckInStep.at)
+                    .where(CheckInStep.checkin_id.in_(list(checkin_ids)))
+                    .order_by(CheckInStep.id)
+                )
+            ).all()
+        out: dict[int, list[tuple[str, datetime]]] = {}
+        for checkin_id, step, at in rows:
+            out.setdefault(checkin_id, []).append((step, at))
+        return out
+
+    async def open_alerts(self, community_id: int) -> list[tuple[CareAlert, Elder, str | None]]:
+        """Alerts not closed yet in a community, newest first, with the responder's name."""
+        async with self.db.uow() as uow:
+            rows = (
+                await uow.session.execute(
+                    select(CareAlert, Elder)
+                    .join(Elder, Elder.id == CareAlert.elder_id)
+                    .where(Elder.community_id == community_id, CareAlert.closed_at.is_(None))
+                    .order_by(CareAlert.opened_at.desc())
+                    .limit(100)
+                )
+            ).all()
+            out = []
+            for alert, elder in rows:
+                who = await uow.users.get(alert.responder_id) if alert.responder_id else None
+                out.append((alert, elder, who.display_name if who else None))
+            return out
+
+    async def daily_counts(self, community_id: int, days: int = 30) -> list[tuple[str, int, int]]:
+        """Per local day of the last `days`: check-ins held and answered by the elder."""
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            zone = await self._zone(uow, community_id)
+            since = (now.astimezone(zone).date() - timedelta(days=days - 1)).isoformat()
+            rows = (
+                await uow.session.execute(
+                    select(CheckIn.day, CheckIn.status)
+                    .join(Elder, Elder.id == CheckIn.elder_id)
+                    .where(Elder.community_id == community_id, CheckIn.day >= since)
+                )
+            ).all()
+        held: dict[str, list[int]] = {}
+        for day, status in rows:
+            counts = held.setdefault(day, [0, 0])
+            counts[0] += 1
+            counts[1] += status == "ok"
+        start = date.fromisoformat(since)
+        return [
+            ((start + timedelta(days=i)).isoformat(),)
+            + tuple(held.get((start + timedelta(days=i)).isoformat(), [0, 0]))  # type: ignore[misc]
+            for i in range(days)
+        ]
+
     # --- helpers ----------------------------------------------------------------------------
 
     async def _news(self, uow: UnitOfWork, elder: Elder, event: str, who: str) -> None:

@@ -1,0 +1,3 @@
+"""The dashboard's pages; importing this package registers them all."""
+
+from bot.dashboard.pages import today  # noqa: F401
