@@ -16,6 +16,7 @@ from bot.services.people import PeopleService
 from bot.services.privacy import PrivacyService
 from bot.services.roles import RoleService
 from bot.services.tickets import TicketService
+from bot.services.trends import TrendService
 from bot.settings import Settings
 from storage.db import Database
 
@@ -35,6 +36,7 @@ class Services:
     notices: NoticeService
     care: CareService
     dashboard: DashboardService
+    trends: TrendService
     clock: Clock
 
     @classmethod
@@ -54,5 +56,6 @@ class Services:
             notices=NoticeService(db, settings, roles, clock),
             care=CareService(db, settings, roles, clock),
             dashboard=DashboardService(db, settings, roles, clock),
+            trends=TrendService(db, clock),
             clock=clock,
         )

@@ -81,3 +81,31 @@ async def test_residents_expired_links_and_other_communities_get_nothing(
         assert status == 200
         status, html = await get(browser, base(linli) + f"/?c={other_id}")
         assert status == 403 and "翠湖苑" not in html
+
+
+async def test_trends_draw_charts_from_the_community_s_own_numbers(linli: Linli, clock: FakeClock) -> None:
+    from tests.e2e.test_care import GRANNY, at, local
+    from tests.e2e.test_repair import submit
+
+    await enrol(linli, clock)
+    await at(linli, clock, local(11, 30, 9, 0))
+    await linli.say(GRANNY, GRANNY, "我很好 👍")
+    await submit(linli)
+    await linli.say(EMMA, EMMA, "/ask where can I park my boat")
+    link = await login_link(linli)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        status, _ = await get(browser, link)
+        assert status == 200
+        status, html = await get(browser, base(linli) + "/trends")
+        assert status == 200 and html.count("<svg") == 4 and "<script" not in html
+        assert "30 天" in html or "30" in html
+        async with browser.get(base(linli) + "/trends?format=csv&table=checkins-per-day") as response:
+            rows = (await response.read()).decode("utf-8-sig").splitlines()
+        assert rows[-1] == "2026-11-30,1,1"
+        async with browser.get(base(linli) + "/trends?format=csv&table=tickets-per-week") as response:
+            weekly = (await response.read()).decode("utf-8-sig").splitlines()
+        assert weekly[-1].startswith("2026-11-30,1,0")
+        async with browser.get(base(linli) + "/trends?format=csv&table=questions-per-week") as response:
+            faq = (await response.read()).decode("utf-8-sig").splitlines()
+        # (questions are logged at the real time, not the fake clock's: count the whole table)
+        assert sum(int(row.split(",")[2]) for row in faq[1:]) == 1  # close questions offered

@@ -1,3 +1,6 @@
-"""The dashboard's pages; importing this package registers them all."""
+"""The dashboard's pages; importing this package registers them all (one line per page)."""
+
+# ruff: noqa: I001, F401
 
 from bot.dashboard.pages import today  # noqa: F401
+from bot.dashboard.pages import trends  # noqa: F401
