@@ -785,3 +785,37 @@ class TicketService:
                 .group_by(Ticket.status)
             )
             return {status.value: int(n) for status, n in rows.all()}
+
+    # --- reading, for the dashboard ---------------------------------------------------------------
+
+    async def assignable(self, community_id: int) -> list[User]:
+        """Who a ticket may be assigned to: the community's staff, admins and volunteers."""
+        async with self.db.uow() as uow:
+            stmt = (
+                select(User)
+                .join(Membership, Membership.user_id == User.id)
+                .where(
+                    Membership.community_id == community_id,
+                    Membership.role.in_((Role.VOLUNTEER, Role.STAFF, Role.ADMIN)),
+                )
+                .order_by(User.id)
+                .distinct()
+            )
+            return list((await uow.session.scalars(stmt)).all())
+
+    async def buildings(self, community_id: int) -> list[str]:
+        """The buildings the community's tickets name (for a filter)."""
+        async with self.db.uow() as uow:
+            found = await uow.session.scalars(
+                select(Ticket.building)
+                .where(Ticket.community_id == community_id, Ticket.building.is_not(None))
+                .distinct()
+            )
+            return sorted(
+                (b for b in found.all() if b), key=lambda b: (not b.isdigit(), b.zfill(6))
+            )
+
+    def is_overdue(self, ticket: Ticket, now: datetime | None = None) -> bool:
+        """The bot's overdue rule (/tickets overdue, escalation): open for 48 hours or more."""
+        now = now or self.clock.now()
+        return ticket.status in OPEN and ticket.created_at <= now - ESCALATE_AFTER
