@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, delete, exists, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from storage.models import (
     Chat,
@@ -269,6 +268,37 @@ class OutboxRepository(_Repository):
             return None
         return message
 
+    async def enqueue_new(
+        self,
+        messages: Sequence[tuple[str, int, dict]],
+        method: str = "sendMessage",
+        priority: int = 0,
+    ) -> None:
+        """Queue many messages at once whose keys are new (made from rows of this transaction).
+
+        No check per key and no savepoint: a key queued before makes the flush raise
+        IntegrityError, which spoils the transaction; the caller rolls back and falls back
+        to `enqueue` one by one.
+        """
+        if not messages:
+            return
+        now = utcnow()
+        await self.session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "idempotency_key": key,
+                    "chat_telegram_id": chat,
+                    "payload": payload,
+                    "method": method,
+                    "not_before": now,
+                    "created_at": now,
+                    "priority": priority,
+                }
+                for key, chat, payload in messages
+            ],
+        )
+
     async def due(self, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
         """Pending messages whose time has come, oldest first."""
         stmt = (
@@ -295,30 +325,35 @@ class OutboxRepository(_Repository):
         `after_id` pages through the queue; `skip_chats` leaves out chats held this round;
         `priority` keeps one priority level (the dispatcher serves higher levels first).
         """
-        earlier = aliased(OutboxMessage)
-        held = (
-            exists()
-            .where(
-                earlier.chat_telegram_id == OutboxMessage.chat_telegram_id,
-                earlier.id < OutboxMessage.id,
-                or_(
-                    earlier.status == OutboxStatus.SENDING,
-                    and_(
-                        earlier.status == OutboxStatus.PENDING,
-                        earlier.last_error.is_not(None),
-                        earlier.not_before > now,
-                    ),
-                ),
+        # The first blocking row of each chat (few: rows being sent, rows put back); a row
+        # is held when its chat has one before it. Grouped once, not probed row by row: a
+        # correlated EXISTS took PostgreSQL about a second with 10,000 rows pending.
+        blockers = (
+            select(
+                OutboxMessage.chat_telegram_id.label("chat"),
+                func.min(OutboxMessage.id).label("first_id"),
             )
-            .correlate(OutboxMessage)
+            .where(
+                or_(
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    and_(
+                        OutboxMessage.status == OutboxStatus.PENDING,
+                        OutboxMessage.last_error.is_not(None),
+                        OutboxMessage.not_before > now,
+                    ),
+                )
+            )
+            .group_by(OutboxMessage.chat_telegram_id)
+            .subquery()
         )
         stmt = (
             select(OutboxMessage)
+            .outerjoin(blockers, blockers.c.chat == OutboxMessage.chat_telegram_id)
             .where(
                 OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.not_before <= now,
                 OutboxMessage.id > after_id,
-                ~held,
+                or_(blockers.c.first_id.is_(None), OutboxMessage.id < blockers.c.first_id),
             )
             .order_by(OutboxMessage.id)
             .limit(limit)

@@ -11,7 +11,10 @@ message queued in the same transaction as the row that causes it:
   a timer, so after downtime every step that fell due is done once, at the first tick;
 - alerts (`care_alerts`) carry "I'm on it" and "they are fine" buttons; closing one sends an
   all-clear to every chat that got the alert (found by the outbox keys `care:alert:<id>:…`);
-- alert and prompt messages have outbox priority 1, so they go ahead of notices.
+- alerts (and staff's messages about elders) have outbox priority 1, so they go ahead of
+  everything else; the daily prompts and reminders to the elders themselves queue at 0, in
+  order with notices: 10,000 prompts take Telegram's 30 messages/s over five minutes, and an
+  alert that falls due meanwhile must not wait behind them (bench/checkin_prompts.py).
 
 A prompt Telegram refuses (the elder blocked the bot, the account is gone) is not a missed
 check-in: the ladder does not run for it, and staff are told at once to fix the enrolment.
@@ -67,8 +70,10 @@ EARLIEST, LATEST = time(5, 30), time(21, 30)
 INVITE_DAYS = 7
 HISTORY_DAYS = 90
 SUMMARY_AT = time(10, 30)  # the morning summary to the staff group, local time
-PRIORITY = 1  # outbox priority of prompts and alerts: ahead of notices
+PRIORITY = 1  # outbox priority of alerts: ahead of prompts and notices
 PROMPT_KEY = "care:prompt:"
+PROMPT_BATCH = 100  # check-ins created (each with its prompt) per transaction
+PROMPT_PRIORITY = 0  # prompts and reminders to the elder: behind alerts, with notices
 
 # Words that mean "I need help" in an elder's message, in any check-in or none.
 HELP_WORDS = (
@@ -792,6 +797,7 @@ class CareService:
     async def prompt_due(self, now: datetime) -> int:
         """Create today's (and a missed yesterday's) check-in of every active elder whose time came."""
         created = 0
+        due_now: list[tuple[Elder, date, datetime]] = []
         async with self.db.uow() as uow:
             elders = (
                 await uow.session.scalars(
@@ -827,8 +833,9 @@ class CareService:
                     continue
                 if now - due > timedelta(hours=20):
                     continue  # a day long gone: no prompt for it now (the ladder would be moot)
-                if await self._create_checkin(elder, day, due, now):
-                    created += 1
+                due_now.append((elder, day, due))
+        for start in range(0, len(due_now), PROMPT_BATCH):
+            created += await self._create_checkins(due_now[start : start + PROMPT_BATCH], now)
         return created
 
     @staticmethod
@@ -838,6 +845,60 @@ class CareService:
 
         local = datetime.combine(day, time(elder.checkin_hour, elder.checkin_minute), tzinfo=zone)
         return local.astimezone(UTC)
+
+    async def _create_checkins(
+        self, batch: Sequence[tuple[Elder, date, datetime]], now: datetime
+    ) -> int:
+        """Create several check-ins, each with its prompt, in one transaction; how many.
+
+        The rows and their prompts commit together, as one by one. If any of them was made
+        elsewhere meanwhile (a second ticker: the unique (elder, day) says so), the whole batch
+        is undone and done again one by one, so the others are not lost.
+        """
+        if len(batch) == 1:
+            elder, day, due = batch[0]
+            return int(await self._create_checkin(elder, day, due, now))
+        async with self.db.uow() as uow:
+            try:
+                checkins = [
+                    CheckIn(
+                        elder_id=elder.id,
+                        day=day.isoformat(),
+                        due_at=due,
+                        status="pending",
+                        created_at=now,
+                    )
+                    for elder, day, due in batch
+                ]
+                uow.session.add_all(checkins)
+                await uow.session.flush()
+                uow.session.add_all(
+                    [
+                        CheckInStep(checkin_id=c.id, step="prompt", at=now, recipients=1)
+                        for c in checkins
+                    ]
+                )
+                messages = []
+                for checkin, (elder, _day, _due) in zip(checkins, batch, strict=True):
+                    assert elder.user_id is not None
+                    messages.append(
+                        (
+                            f"{PROMPT_KEY}{checkin.id}",
+                            elder.user_id,
+                            self._renderer().prompt(elder, self._language(elder)),
+                        )
+                    )
+                await uow.outbox.enqueue_new(messages, priority=PROMPT_PRIORITY)
+                await uow.commit()
+                return len(batch)
+            except IntegrityError:
+                await uow.rollback()
+                log.info("check-ins: a batch of %d met one made elsewhere; one by one", len(batch))
+        created = 0
+        for elder, day, due in batch:
+            if await self._create_checkin(elder, day, due, now):
+                created += 1
+        return created
 
     async def _create_checkin(self, elder: Elder, day: date, due: datetime, now: datetime) -> bool:
         async with self.db.uow() as uow:
@@ -860,6 +921,7 @@ class CareService:
                     f"{PROMPT_KEY}{checkin.id}",
                     elder.user_id,
                     self._renderer().prompt(elder, self._language(elder)),
+                    priority=PROMPT_PRIORITY,
                 )
                 await uow.commit()
             except IntegrityError:
@@ -933,6 +995,7 @@ class CareService:
                             f"{PROMPT_KEY}{checkin_id}:remind",
                             elder.user_id,
                             self._renderer().reminder(elder, self._language(elder)),
+                            priority=PROMPT_PRIORITY,
                         )
                         row.recipients = 1
                         continue
