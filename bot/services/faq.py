@@ -572,6 +572,28 @@ class FaqService:
         async with self.db.uow() as uow:
             return await uow.faq.votes(entry_ids)
 
+    async def votes_in(
+        self, community_id: int, entry_ids: Sequence[str] | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """(👍, 👎) totals per entry, counting only answers given in this community."""
+        from sqlalchemy import case, func, select
+
+        from storage.models import FaqFeedback
+
+        up = func.sum(case((FaqFeedback.vote > 0, 1), else_=0))
+        down = func.sum(case((FaqFeedback.vote < 0, 1), else_=0))
+        stmt = (
+            select(FaqFeedback.entry_id, up, down)
+            .join(FaqQuery, FaqQuery.id == FaqFeedback.query_id)
+            .where(FaqQuery.community_id == community_id)
+            .group_by(FaqFeedback.entry_id)
+        )
+        if entry_ids is not None:
+            stmt = stmt.where(FaqFeedback.entry_id.in_(list(entry_ids)))
+        async with self.db.uow() as uow:
+            rows = (await uow.session.execute(stmt)).all()
+        return {e: (int(u or 0), int(d or 0)) for e, u, d in rows}
+
 
 def _as_data(entry: Entry) -> dict[str, Any]:
     """An entry back in its YAML shape (empty optional fields left out)."""

@@ -122,3 +122,41 @@ class RoleService:
         if len(pool) > 1:
             return None, RoleChange.AMBIGUOUS
         return (pool[0] if pool else None), RoleChange.UNKNOWN_USER
+
+    async def members(self, community_id: int) -> list[tuple[User, frozenset[Role], list[str]]]:
+        """The community's people the bot knows (present in its groups' rosters, or holding a
+        role there): each with their roles and the titles of the groups they are in, by name."""
+        from sqlalchemy import select
+
+        from storage.models import Chat, ChatMember, Membership
+
+        async with self.db.uow() as uow:
+            roster = (
+                await uow.session.execute(
+                    select(ChatMember.user_id, Chat.title, Chat.telegram_id)
+                    .join(Chat, Chat.id == ChatMember.chat_id)
+                    .where(
+                        Chat.community_id == community_id,
+                        Chat.active.is_(True),
+                        ChatMember.present.is_(True),
+                    )
+                    .order_by(Chat.id)
+                )
+            ).all()
+            held = (
+                await uow.session.execute(
+                    select(Membership.user_id, Membership.role).where(
+                        Membership.community_id == community_id
+                    )
+                )
+            ).all()
+            groups: dict[int, list[str]] = {}
+            for user_id, title, telegram_id in roster:
+                groups.setdefault(user_id, []).append(title or str(telegram_id))
+            roles: dict[int, set[Role]] = {}
+            for user_id, role in held:
+                roles.setdefault(user_id, set()).add(role)
+            ids = set(groups) | set(roles)
+            users = (await uow.session.scalars(select(User).where(User.id.in_(ids)))).all()
+        people = [(u, frozenset(roles.get(u.id, ())), groups.get(u.id, [])) for u in users]
+        return sorted(people, key=lambda p: (p[0].display_name, p[0].id))

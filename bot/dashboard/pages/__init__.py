@@ -5,3 +5,4 @@
 from bot.dashboard.pages import today  # noqa: F401
 from bot.dashboard.pages import trends  # noqa: F401
 from bot.dashboard.pages import tickets  # noqa: F401
+from bot.dashboard.pages import errands, knowledge, notices, people  # noqa: F401
