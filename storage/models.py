@@ -752,3 +752,80 @@ class DashboardSession(Base):
     expires_at: Mapped[datetime]
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+
+
+class ActivityStatus(enum.StrEnum):
+    """A sign-up list's state."""
+
+    OPEN = "open"
+    CLOSED = "closed"  # past its deadline, or closed by the organiser
+    CANCELLED = "cancelled"
+
+
+class Activity(Base):
+    """A community activity with a live sign-up list (接龙): who, how many, the waitlist.
+
+    `seats_taken` is the sum of the places held by joined sign-ups; joining moves it with a
+    conditional UPDATE (`seats_taken + n <= capacity`), so of two people pressing for the
+    last place at once exactly one gets it.
+    """
+
+    __tablename__ = "activities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id", ondelete="SET NULL"))
+    creator_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    title: Mapped[str] = mapped_column(SafeText(200))
+    place: Mapped[str | None] = mapped_column(SafeText(200))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    deadline: Mapped[datetime]
+    capacity: Mapped[int | None] = mapped_column(Integer)  # None: no limit
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    max_party: Mapped[int] = mapped_column(Integer, default=1)  # places one sign-up may hold (+N)
+    waitlist: Mapped[bool] = mapped_column(default=True)
+    ask_room: Mapped[bool] = mapped_column(default=False)
+    ask_phone: Mapped[bool] = mapped_column(default=False)
+    volunteering: Mapped[bool] = mapped_column(default=False)  # attendance earns time-bank credit
+    status: Mapped[ActivityStatus] = mapped_column(
+        _enum(ActivityStatus), default=ActivityStatus.OPEN, index=True
+    )
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    reminded_day_before: Mapped[bool] = mapped_column(default=False)
+    reminded_hour_before: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Signup(Base):
+    """One line of a sign-up list: a person (or someone signed up on their behalf) and +N.
+
+    `key` is who it is ("u:<user id>", or "n:<by user>:<name>" for someone signed up on their
+    behalf), unique per activity: signing up twice finds the same row.
+    """
+
+    __tablename__ = "signups"
+    __table_args__ = (UniqueConstraint("activity_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(160))
+    user_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    by_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(SafeText(100))
+    places: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(12), default="joined")  # joined|waitlist|cancelled
+    room: Mapped[str | None] = mapped_column(SafeText(50))
+    phone: Mapped[str | None] = mapped_column(SafeText(32))
+    attended: Mapped[bool | None]
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)  # order on the list / waitlist
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
+from bot.services.activities import ActivityService
 from bot.services.care import CareService
 from bot.services.dashboard import DashboardService
 from bot.services.dialogs import DialogService
@@ -37,6 +38,7 @@ class Services:
     care: CareService
     dashboard: DashboardService
     trends: TrendService
+    activities: ActivityService
     clock: Clock
 
     @classmethod
@@ -57,5 +59,6 @@ class Services:
             care=CareService(db, settings, roles, clock),
             dashboard=DashboardService(db, settings, roles, clock),
             trends=TrendService(db, clock),
+            activities=ActivityService(db, settings, roles, clock),
             clock=clock,
         )

@@ -1,0 +1,347 @@
+"""Community activities and their sign-up lists (接龙): one tap instead of copying a list.
+
+Joining is one transaction: the sign-up row (unique per activity and person, so pressing
+twice finds the same row) and, when it takes places, a conditional UPDATE of the activity's
+`seats_taken` (`seats_taken + n <= capacity`) — of two people pressing for the last place at
+once exactly one gets it; the other goes on the waitlist (if the activity has one) or is told
+it is full. Cancelling gives the places back and, in the same transaction, promotes the first
+on the waitlist whose party fits. Nothing is counted twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.clock import Clock
+from bot.services.roles import RoleService
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import Activity, ActivityStatus, Role, Signup
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_CAPACITY = 5000
+MAX_PARTY = 10
+MAX_TITLE = 200
+JOINED, WAITLIST, CANCELLED = "joined", "waitlist", "cancelled"
+
+
+class Outcome(enum.StrEnum):
+    """What became of a sign-up, a cancellation or a change."""
+
+    JOINED = "joined"
+    WAITLISTED = "waitlisted"
+    FULL = "full"  # no place and no waitlist
+    ALREADY = "already"  # signed up before (same places)
+    CHANGED = "changed"  # signed up before, now with another number of places
+    CANCELLED = "cancelled"
+    NOT_SIGNED_UP = "not_signed_up"
+    CLOSED = "closed"  # past the deadline, closed or cancelled
+    NOT_FOUND = "not_found"
+    FORBIDDEN = "forbidden"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class Result:
+    """An outcome, the sign-up it concerns, and anyone promoted from the waitlist."""
+
+    outcome: Outcome
+    signup: Signup | None = None
+    promoted: list[Signup] = field(default_factory=list)
+
+
+@dataclass
+class ActivityDraft:
+    """What the organiser asked for."""
+
+    title: str
+    starts_at: datetime
+    deadline: datetime | None = None  # None: when it starts
+    place: str | None = None
+    capacity: int | None = None
+    max_party: int = 1
+    waitlist: bool = True
+    ask_room: bool = False
+    ask_phone: bool = False
+    volunteering: bool = False
+
+
+class DraftError(ValueError):
+    """A draft that cannot be an activity; `reason` says why (the UI translates it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ActivityService:
+    """Creates activities, takes sign-ups, keeps the waitlist."""
+
+    def __init__(self, db: Database, settings: Settings, roles: RoleService, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.roles = roles
+        self.clock = clock
+
+    # --- creating -------------------------------------------------------------------------
+
+    def check(self, draft: ActivityDraft) -> None:
+        """Refuse a draft with a reason: capacity 0 or absurd, deadlines after the start or past."""
+        now = self.clock.now()
+        if not draft.title.strip() or len(draft.title) > MAX_TITLE:
+            raise DraftError("title")
+        if draft.capacity is not None and not 1 <= draft.capacity <= MAX_CAPACITY:
+            raise DraftError("capacity")
+        if not 1 <= draft.max_party <= MAX_PARTY:
+            raise DraftError("party")
+        if draft.starts_at <= now:
+            raise DraftError("past")
+        deadline = draft.deadline or draft.starts_at
+        if deadline <= now:
+            raise DraftError("deadline_past")
+        if deadline > draft.starts_at:
+            raise DraftError("deadline_after_start")
+        if draft.starts_at - now > timedelta(days=366):
+            raise DraftError("too_far")
+
+    async def create(
+        self, community_id: int, creator_id: int, chat_id: int | None, draft: ActivityDraft
+    ) -> Activity:
+        """A new open activity (the caller checks who may create one)."""
+        self.check(draft)
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            activity = Activity(
+                community_id=community_id,
+                chat_id=chat_id,
+                creator_id=creator_id,
+                title=draft.title.strip(),
+                place=(draft.place or "").strip() or None,
+                starts_at=draft.starts_at,
+                deadline=draft.deadline or draft.starts_at,
+                capacity=draft.capacity,
+                seats_taken=0,
+                max_party=draft.max_party,
+                waitlist=draft.waitlist,
+                ask_room=draft.ask_room,
+                ask_phone=draft.ask_phone,
+                volunteering=draft.volunteering,
+                status=ActivityStatus.OPEN,
+                created_at=now,
+                updated_at=now,
+            )
+            uow.session.add(activity)
+            await uow.commit()
+            return activity
+
+    async def get(self, activity_id: int) -> Activity | None:
+        """One activity."""
+        async with self.db.uow() as uow:
+            return await uow.session.get(Activity, activity_id)
+
+    async def listing(self, activity_id: int) -> tuple[list[Signup], list[Signup]]:
+        """The joined, then the waitlist, each in the order they signed up."""
+        async with self.db.uow() as uow:
+            rows = (
+                await uow.session.scalars(
+                    select(Signup)
+                    .where(Signup.activity_id == activity_id, Signup.status != CANCELLED)
+                    .order_by(Signup.queued_at, Signup.id)
+                )
+            ).all()
+        return [s for s in rows if s.status == JOINED], [s for s in rows if s.status == WAITLIST]
+
+    async def may_manage(self, activity_id: int, user_id: int) -> bool:
+        """The organiser, or staff of the community."""
+        activity = await self.get(activity_id)
+        if activity is None:
+            return False
+        return activity.creator_id == user_id or await self.roles.has_role(
+            user_id, activity.community_id, Role.STAFF
+        )
+
+    # --- joining --------------------------------------------------------------------------
+
+    async def join(
+        self,
+        activity_id: int,
+        user_id: int,
+        name: str,
+        places: int = 1,
+        *,
+        on_behalf_of: str | None = None,
+        room: str | None = None,
+        phone: str | None = None,
+    ) -> Result:
+        """Sign up (or change the number of places); the waitlist when full."""
+        now = self.clock.now()
+        behalf = " ".join((on_behalf_of or "").split())[:50]
+        key = f"n:{user_id}:{behalf}" if behalf else f"u:{user_id}"
+        async with self.db.uow() as uow:
+            activity = await uow.session.get(Activity, activity_id)
+            if activity is None:
+                return Result(Outcome.NOT_FOUND)
+            if activity.status is not ActivityStatus.OPEN or activity.deadline <= now:
+                return Result(Outcome.CLOSED)
+            if not 1 <= places <= activity.max_party:
+                return Result(Outcome.INVALID)
+            signup = await uow.session.scalar(
+                select(Signup).where(Signup.activity_id == activity_id, Signup.key == key)
+            )
+            if signup is not None and signup.status != CANCELLED:
+                if signup.places == places:
+                    return Result(Outcome.ALREADY, signup)
+                return await self._change_places(uow, activity, signup, places, now)
+            if signup is None:
+                signup = Signup(
+                    activity_id=activity_id,
+                    key=key,
+                    user_id=None if behalf else user_id,
+                    by_user_id=user_id,
+                    name=behalf or name[:100],
+                    places=places,
+                    status=CANCELLED,
+                    created_at=now,
+                )
+                try:
+                    async with uow.session.begin_nested():
+                        uow.session.add(signup)
+                        await uow.session.flush()
+                except IntegrityError:  # the same person pressing twice at once
+                    await uow.rollback()
+                    async with self.db.uow() as again:
+                        same = await again.session.scalar(
+                            select(Signup).where(
+                                Signup.activity_id == activity_id, Signup.key == key
+                            )
+                        )
+                    return Result(Outcome.ALREADY, same)
+            signup.places, signup.room, signup.phone = places, room, phone
+            signup.queued_at = signup.updated_at = now
+            if await self._take(uow, activity, places):
+                signup.status = JOINED
+                outcome = Outcome.JOINED
+            elif activity.waitlist:
+                signup.status = WAITLIST
+                outcome = Outcome.WAITLISTED
+            else:
+                await uow.rollback()
+                return Result(Outcome.FULL)
+            await uow.commit()
+            return Result(outcome, signup)
+
+    async def _take(self, uow: UnitOfWork, activity: Activity, places: int) -> bool:
+        """Take places if they are free (a conditional UPDATE: one winner for the last place)."""
+        stmt = update(Activity).where(Activity.id == activity.id)
+        if activity.capacity is not None:
+            stmt = stmt.where(Activity.seats_taken + places <= Activity.capacity)
+        result = await uow.session.execute(stmt.values(seats_taken=Activity.seats_taken + places))
+        return result.rowcount == 1
+
+    async def _give_back(self, uow: UnitOfWork, activity: Activity, places: int) -> None:
+        await uow.session.execute(
+            update(Activity)
+            .where(Activity.id == activity.id)
+            .values(seats_taken=Activity.seats_taken - places)
+        )
+
+    async def _change_places(
+        self, uow: UnitOfWork, activity: Activity, signup: Signup, places: int, now: datetime
+    ) -> Result:
+        """+N changed: a joined party grows only if the places are free; shrinking frees them."""
+        if signup.status == JOINED:
+            more = places - signup.places
+            if more > 0 and not await self._take(uow, activity, more):
+                await uow.rollback()
+                return Result(Outcome.FULL, signup)
+            if more < 0:
+                await self._give_back(uow, activity, -more)
+            signup.places, signup.updated_at = places, now
+            promoted = await self._promote(uow, activity, now) if more < 0 else []
+            await uow.commit()
+            return Result(Outcome.CHANGED, signup, promoted)
+        signup.places, signup.updated_at = places, now  # on the waitlist: just the number
+        await uow.commit()
+        return Result(Outcome.CHANGED, signup)
+
+    async def cancel(
+        self, activity_id: int, user_id: int, *, on_behalf_of: str | None = None
+    ) -> Result:
+        """Take one's name off; the first on the waitlist whose party fits moves up."""
+        now = self.clock.now()
+        behalf = " ".join((on_behalf_of or "").split())[:50]
+        key = f"n:{user_id}:{behalf}" if behalf else f"u:{user_id}"
+        async with self.db.uow() as uow:
+            activity = await uow.session.get(Activity, activity_id)
+            if activity is None:
+                return Result(Outcome.NOT_FOUND)
+            if activity.status is ActivityStatus.CANCELLED:
+                return Result(Outcome.CLOSED)
+            signup = await uow.session.scalar(
+                select(Signup).where(Signup.activity_id == activity_id, Signup.key == key)
+            )
+            if signup is None or signup.status == CANCELLED:
+                return Result(Outcome.NOT_SIGNED_UP)
+            was = signup.status
+            moved = await uow.session.execute(
+                update(Signup)
+                .where(Signup.id == signup.id, Signup.status == was)
+                .values(status=CANCELLED, updated_at=now)
+            )
+            if moved.rowcount != 1:
+                await uow.rollback()
+                return Result(Outcome.NOT_SIGNED_UP)
+            promoted: list[Signup] = []
+            if was == JOINED:
+                await self._give_back(uow, activity, signup.places)
+                promoted = await self._promote(uow, activity, now)
+            await uow.commit()
+            signup.status = CANCELLED
+            return Result(Outcome.CANCELLED, signup, promoted)
+
+    async def _promote(self, uow: UnitOfWork, activity: Activity, now: datetime) -> list[Signup]:
+        """Move waitlisted sign-ups up, in order, while their parties fit."""
+        promoted = []
+        waiting = (
+            await uow.session.scalars(
+                select(Signup)
+                .where(Signup.activity_id == activity.id, Signup.status == WAITLIST)
+                .order_by(Signup.queued_at, Signup.id)
+            )
+        ).all()
+        for signup in waiting:
+            if not await self._take(uow, activity, signup.places):
+                continue  # a smaller party further down may still fit
+            signup.status, signup.updated_at = JOINED, now
+            promoted.append(signup)
+        return promoted
+
+    async def close_due(self, now: datetime) -> list[Activity]:
+        """Close the lists whose deadline has passed; the ones closed now."""
+        async with self.db.uow() as uow:
+            due = (
+                await uow.session.scalars(
+                    select(Activity).where(
+                        Activity.status == ActivityStatus.OPEN, Activity.deadline <= now
+                    )
+                )
+            ).all()
+            closed = []
+            for activity in due:
+                result = await uow.session.execute(
+                    update(Activity)
+                    .where(Activity.id == activity.id, Activity.status == ActivityStatus.OPEN)
+                    .values(status=ActivityStatus.CLOSED, updated_at=now)
+                )
+                if result.rowcount == 1:
+                    closed.append(activity)
+            await uow.commit()
+            return closed
