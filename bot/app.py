@@ -19,6 +19,7 @@ from handlers import (
     privacy,
     repair,
     roles,
+    signup,
     start,
     tracking,
 )
@@ -37,6 +38,7 @@ FEATURES = (
     notice,
     care,
     dashboard,
+    signup,
     faq_admin,
     faq,
     fallback,

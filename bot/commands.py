@@ -58,6 +58,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         "dashboard", N_("A link to the staff dashboard (private chat)"), Role.STAFF, "private"
     ),
+    CommandSpec(
+        "signup",
+        N_("Start a sign-up list (接龙): /signup 周六上午9点 社区义诊 限30人"),
+        Role.STAFF,
+        "group",
+    ),
     CommandSpec("notices", N_("Upcoming, recurring and recent notices; who confirmed"), Role.STAFF),
 )
 

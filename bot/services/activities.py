@@ -22,7 +22,7 @@ from bot.clock import Clock
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Activity, ActivityStatus, Role, Signup
+from storage.models import Activity, ActivityStatus, Chat, Role, Signup
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,27 @@ class ActivityService:
                 )
             ).all()
         return [s for s in rows if s.status == JOINED], [s for s in rows if s.status == WAITLIST]
+
+    async def set_message(self, activity_id: int, message_id: int) -> None:
+        """Remember the list message (posted again after an admin deleted it)."""
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(Activity)
+                .where(Activity.id == activity_id)
+                .values(telegram_message_id=message_id)
+            )
+            await uow.commit()
+
+    async def by_message(self, chat_telegram_id: int, message_id: int) -> int | None:
+        """The activity whose list message this is, in this chat."""
+        async with self.db.uow() as uow:
+            return await uow.session.scalar(
+                select(Activity.id)
+                .join(Chat, Chat.id == Activity.chat_id)
+                .where(
+                    Chat.telegram_id == chat_telegram_id, Activity.telegram_message_id == message_id
+                )
+            )
 
     async def may_manage(self, activity_id: int, user_id: int) -> bool:
         """The organiser, or staff of the community."""

@@ -1,0 +1,347 @@
+"""Sign-ups (接龙) in the group: /signup creates a live list that anyone joins with one tap.
+
+`/signup 周六上午9点 社区义诊 限30人 截止周五18点 每户3人` — the time first (read as notices
+read it), then the title with options anywhere after it: 限30人 / 30人 / 名额30 (capacity),
+截止<time> (deadline; default: the start), 每户N人 / +N (a household may bring up to N),
+不候补 (no waitlist), 志愿 (attendance earns time-bank credit). The list message carries
+"报名 +1", "+2 …" and "取消" buttons and updates itself in place as a numbered list; replying
+"+1", "+2" or "接龙" to it works too. A list message deleted by an admin is posted again from
+the database at the next change.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
+
+from bot.callbacks import Callback, CallbackDataError, pattern, unpack
+from bot.context import LinliContext
+from bot.i18n import N_, Translate
+from bot.services.activities import ActivityDraft, DraftError, Outcome
+from bot.when import WhenError, format_local, parse_when, split_when
+from handlers.common import command, escape, person, reply
+from handlers.notice import WHEN_ERRORS, WHEN_EXAMPLES
+from storage.models import Activity, ActivityStatus, Chat, Role
+
+log = logging.getLogger(__name__)
+
+PREFIX = "su"
+CAPACITY = re.compile(
+    r"(?:限|名额|限额)\s*(\d+)\s*(?:人|名|位)?|(?<![\d:+])(\d+)\s*(?:人|名额)(?!\w*[时点])"
+)
+PARTY = re.compile(r"每户\s*(?:最多)?\s*(\d+)\s*(?:人|位)?|\+\s*(\d+)")
+DEADLINE = re.compile(r"截止\s*(?:时间)?[:：]?\s*(\S+)")
+NO_WAITLIST = re.compile(r"不候补|无候补|不设候补")
+VOLUNTEERING = re.compile(r"志愿")
+DRAFT_ERRORS = {
+    "title": N_("Please give the activity a title after the time."),
+    "capacity": N_("The number of places must be between 1 and 5000."),
+    "party": N_("A household may bring between 1 and 10 people."),
+    "past": N_("That time has already passed."),
+    "deadline_past": N_("The deadline has already passed."),
+    "deadline_after_start": N_("The deadline must be before the activity starts."),
+    "too_far": N_("That is more than a year ahead."),
+}
+REPLY_JOIN = re.compile(r"^\s*(?:\+\s*(\d{1,2})|接龙|报名)\s*$")
+
+
+def parse_options(text: str) -> tuple[str, dict[str, Any], str | None]:
+    """The title and the options written after it; the deadline text, if any."""
+    options: dict[str, Any] = {}
+    deadline_text = None
+    found = DEADLINE.search(text)
+    if found:
+        deadline_text = found.group(1)
+        text = text[: found.start()] + text[found.end() :]
+    found = CAPACITY.search(text)
+    if found:
+        options["capacity"] = int(found.group(1) or found.group(2))
+        text = text[: found.start()] + text[found.end() :]
+    found = PARTY.search(text)
+    if found:
+        options["max_party"] = int(found.group(1) or found.group(2))
+        text = text[: found.start()] + text[found.end() :]
+    if NO_WAITLIST.search(text):
+        options["waitlist"] = False
+        text = NO_WAITLIST.sub("", text)
+    if VOLUNTEERING.search(text):
+        options["volunteering"] = True
+    title = " ".join(text.replace("，", " ").replace(",", " ").split())
+    return title, options, deadline_text
+
+
+# --- the list message ------------------------------------------------------------------------
+
+
+def _button(label: str, *args: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=Callback(PREFIX, args).pack())
+
+
+async def list_text(context: LinliContext, activity: Activity, tr: Translate, language: str) -> str:
+    """The list as everyone sees it: the activity, the numbered names, the waitlist."""
+    joined, waiting = await context.services.activities.listing(activity.id)
+    zone = ZoneInfo((await _community(context, activity.community_id)).timezone)
+    places = (
+        f"{activity.seats_taken} / {activity.capacity}"
+        if activity.capacity
+        else str(activity.seats_taken)
+    )
+    lines = [
+        "<b>" + tr("📋 Sign-up: {title}", title=escape(activity.title)) + "</b>",
+        tr(
+            "🕘 {when} · deadline {deadline}",
+            when=format_local(activity.starts_at, zone, language),
+            deadline=format_local(activity.deadline, zone, language),
+        ),
+    ]
+    if activity.max_party > 1:
+        lines.append(tr("A household may bring up to {n} people.", n=activity.max_party))
+    lines.append(tr("Names ({places}):", places=places))
+    for number, signup in enumerate(joined, 1):
+        extra = f" +{signup.places - 1}" if signup.places > 1 else ""
+        lines.append(f"{number}. {escape(signup.name)}{extra}")
+    if not joined:
+        lines.append(tr("(nobody yet — be the first!)"))
+    if waiting:
+        lines.append(tr("Waitlist:"))
+        for number, signup in enumerate(waiting, 1):
+            extra = f" +{signup.places - 1}" if signup.places > 1 else ""
+            lines.append(f"{number}. {escape(signup.name)}{extra}")
+    if activity.status is not ActivityStatus.OPEN:
+        lines.append(tr("🔒 The list is closed."))
+    return "\n".join(lines)
+
+
+def list_markup(activity: Activity, tr: Translate) -> InlineKeyboardMarkup | None:
+    """报名 +1, +2 … (up to the household limit), 取消 — while the list is open."""
+    if activity.status is not ActivityStatus.OPEN:
+        return None
+    aid = str(activity.id)
+    rows = [[_button(tr("报名 +1 Join"), "j", aid, "1"), _button(tr("取消 Cancel"), "c", aid)]]
+    if activity.max_party > 1:
+        rows.insert(
+            1,
+            [_button(f"+{n}", "j", aid, str(n + 1)) for n in range(1, min(activity.max_party, 6))],
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+async def _community(context: LinliContext, community_id: int) -> Any:
+    async with context.linli.db.uow() as uow:
+        return await uow.communities.get(community_id)
+
+
+async def show_list(context: LinliContext, activity_id: int) -> None:
+    """Edit the list message in place; post it again if it was deleted (and remember it)."""
+    activity = await context.services.activities.get(activity_id)
+    if activity is None or activity.chat_id is None:
+        return
+    community = await _community(context, activity.community_id)
+    language = community.language if community else context.linli.settings.default_language
+    tr = context.translator(language)
+    text = await list_text(context, activity, tr, language)
+    markup = list_markup(activity, tr)
+    async with context.linli.db.uow() as uow:
+        chat = await uow.session.get(Chat, activity.chat_id)
+    if chat is None:
+        return
+    if activity.telegram_message_id is not None:
+        try:
+            await context.bot.edit_message_text(
+                text,
+                chat_id=chat.telegram_id,
+                message_id=activity.telegram_message_id,
+                parse_mode="HTML",
+                reply_markup=markup,
+            )
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            if "not found" not in str(exc).lower():
+                log.warning("activity %s: could not update the list: %s", activity.id, exc)
+                return
+        except TelegramError as exc:
+            log.warning("activity %s: could not update the list: %s", activity.id, exc)
+            return
+    try:
+        sent = await context.bot.send_message(
+            chat.telegram_id, text, parse_mode="HTML", reply_markup=markup
+        )
+    except TelegramError as exc:
+        log.warning("activity %s: could not post the list: %s", activity.id, exc)
+        return
+    await context.services.activities.set_message(activity.id, sent.message_id)
+
+
+# --- commands and buttons --------------------------------------------------------------------
+
+
+async def signup_command(update: Update, context: LinliContext) -> None:
+    """/signup <time> <title and options>: a new list in this group."""
+    message = update.message
+    if message is None or message.from_user is None:
+        return
+    tr = context.tr
+    identity = context.identity
+    if message.chat.type == "private" or identity is None or identity.community_id is None:
+        await reply(message, tr("Send /signup in your community's group: the list lives there."))
+        return
+    community_id = identity.community_id
+    if not await context.services.roles.has_role(message.from_user.id, community_id, Role.STAFF):
+        await reply(message, tr("Only committee staff can start a sign-up list."))
+        return
+    args = (message.text or "").split(maxsplit=1)
+    if len(args) < 2:
+        await reply(
+            message,
+            escape(tr("Write it in one line: /signup 周六上午9点 社区义诊 限30人 截止周五18点")),
+        )
+        return
+    community = await _community(context, community_id)
+    zone = ZoneInfo(community.timezone)
+    now = context.services.clock.now()
+    try:
+        when, rest = split_when(args[1], now, zone)
+        title, options, deadline_text = parse_options(rest)
+        deadline = parse_when(deadline_text, now, zone).first if deadline_text else None
+    except WhenError as exc:
+        await reply(
+            message,
+            tr(WHEN_ERRORS.get(exc.reason, WHEN_ERRORS["unparseable"])) + "\n" + tr(WHEN_EXAMPLES),
+        )
+        return
+    if when.recurrence is not None:
+        await reply(message, tr("A sign-up list is for one date; write a day, like 周六上午9点."))
+        return
+    draft = ActivityDraft(title=title, starts_at=when.first, deadline=deadline, **options)
+    chat_row = await context.services.groups.chat(message.chat.id)
+    try:
+        activity = await context.services.activities.create(
+            community_id, message.from_user.id, chat_row.id if chat_row else None, draft
+        )
+    except DraftError as exc:
+        await reply(message, tr(DRAFT_ERRORS.get(exc.reason, DRAFT_ERRORS["title"])))
+        return
+    await show_list(context, activity.id)
+
+
+async def _join_or_cancel(
+    context: LinliContext, activity_id: int, user: Any, action: str, places: int
+) -> tuple[Outcome, list[Any]]:
+    who = person(user)
+    if action == "c":
+        result = await context.services.activities.cancel(activity_id, who.id)
+    else:
+        result = await context.services.activities.join(
+            activity_id, who.id, who.display_name, places
+        )
+    return result.outcome, result.promoted
+
+
+ANSWERS = {
+    Outcome.JOINED: N_("You are on the list. See you there!"),
+    Outcome.WAITLISTED: N_(
+        "The list is full: you are on the waitlist, and I will tell you if a place frees up."
+    ),
+    Outcome.FULL: N_("Sorry, the list is full."),
+    Outcome.ALREADY: N_("You are already on the list."),
+    Outcome.CHANGED: N_("Changed: your number of places is updated."),
+    Outcome.CANCELLED: N_("You are off the list."),
+    Outcome.NOT_SIGNED_UP: N_("You are not on the list."),
+    Outcome.CLOSED: N_("Sign-up has closed for this activity."),
+    Outcome.INVALID: N_("That is more people than one household may bring."),
+    Outcome.NOT_FOUND: N_("This list no longer exists."),
+}
+
+
+async def pressed(update: Update, context: LinliContext) -> None:
+    """报名 / +N / 取消 on a list message."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        data = unpack(query.data)
+        action, activity_id = data.args[0], data.int_arg(1)
+        places = int(data.args[2]) if action == "j" and len(data.args) > 2 else 1
+    except (CallbackDataError, IndexError, ValueError):
+        await query.answer(context.tr("This button is no longer valid."))
+        return
+    if action not in ("j", "c"):
+        await query.answer(context.tr("This button is no longer valid."))
+        return
+    outcome, promoted = await _join_or_cancel(context, activity_id, query.from_user, action, places)
+    await query.answer(
+        context.tr(ANSWERS[outcome]), show_alert=outcome in (Outcome.FULL, Outcome.CLOSED)
+    )
+    if outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED, Outcome.CANCELLED):
+        await show_list(context, activity_id)
+        await _tell_promoted(context, activity_id, promoted)
+
+
+async def _tell_promoted(context: LinliContext, activity_id: int, promoted: list[Any]) -> None:
+    activity = await context.services.activities.get(activity_id)
+    for signup in promoted:
+        target = signup.user_id or signup.by_user_id
+        if activity is None or target is None:
+            continue
+        language = await context.services.people.language_of(target)
+        tr = context.translator(language)
+        try:
+            await context.bot.send_message(
+                target,
+                tr(
+                    "🎉 A place freed up: {name} is now on the list for «{title}».",
+                    name=escape(signup.name),
+                    title=escape(activity.title),
+                ),
+                parse_mode="HTML",
+            )
+        except TelegramError:
+            log.info("activity %s: could not tell %s of the promotion", activity_id, target)
+
+
+async def replied(update: Update, context: LinliContext) -> None:
+    """A reply "+1", "+2" or "接龙" to a list message joins, for people used to the old way."""
+    message = update.message
+    if message is None or message.from_user is None or message.reply_to_message is None:
+        return
+    found = REPLY_JOIN.match(message.text or "")
+    if not found:
+        return
+    activity_id = await context.services.activities.by_message(
+        message.chat.id, message.reply_to_message.message_id
+    )
+    if activity_id is None:
+        return
+    extra = int(found.group(1)) if found.group(1) else 1
+    places = max(1, extra)  # "+1" is one place (oneself); "+2" two
+    outcome, promoted = await _join_or_cancel(context, activity_id, message.from_user, "j", places)
+    await reply(message, context.tr(ANSWERS[outcome]))
+    if outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED):
+        await show_list(context, activity_id)
+        await _tell_promoted(context, activity_id, promoted)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    """Install /signup, its buttons and the "+1" replies."""
+    linli = application.bot_data["linli"]
+    if linli.ticker is not None:
+        linli.ticker.add("activities", linli.services.activities.close_due)
+    application.add_handler(command("signup", signup_command))
+    application.add_handler(CallbackQueryHandler(pressed, pattern=pattern(PREFIX)))
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.ChatType.GROUPS
+            & filters.REPLY
+            & filters.Regex(REPLY_JOIN),
+            replied,
+        )
+    )

@@ -1,0 +1,89 @@
+"""Sign-up lists (接龙) through the sandbox: creating, joining, +N, the waitlist, replies, the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bot.clock import FakeClock
+from bot.demo import RESIDENTS_GROUP
+from tests.e2e import test_repair
+from tests.e2e.harness import Linli, buttons_of
+from tests.e2e.test_repair import EMMA, LI, LIU, WANG, ZHANG, press
+
+clock, linli = test_repair.clock, test_repair.linli  # Linli on the fake clock (Mon 30 Nov, 09:00)
+
+
+async def the_list(linli: Linli) -> dict[str, Any]:
+    await linli.settle()
+    lists = [
+        m
+        for m in await linli.sandbox.transcript(RESIDENTS_GROUP)
+        if (m.get("text") or "").startswith("📋 接龙")
+    ]
+    return lists[-1]
+
+
+async def test_a_list_fills_up_keeps_a_waitlist_and_promotes_on_cancel(linli: Linli) -> None:
+    await linli.say(
+        RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 社区义诊 限2人 截止周五18点 每户3人"
+    )
+    listing = await the_list(linli)
+    text = listing["text"]
+    assert "社区义诊" in text and "12月5日（周六）09:00" in text and "12月4日（周五）18:00" in text
+    assert "0 / 2" in text and any("+2" in label for label, _ in buttons_of(listing))
+    joined = await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
+    assert "已报名" in joined["answer"]["text"]
+    again = await press(linli, RESIDENTS_GROUP, WANG, await the_list(linli), "报名")
+    assert "已经在名单" in again["answer"]["text"]
+    [answer] = await linli.say(RESIDENTS_GROUP, LI, "+1", reply_to_message_id=listing["message_id"])
+    assert "已报名" in answer["text"]
+    listing = await the_list(linli)
+    assert (
+        "1. 王 阿姨" in listing["text"]
+        and "2. 李 先生" in listing["text"]
+        and "2 / 2" in listing["text"]
+    )
+    waiting = await press(linli, RESIDENTS_GROUP, LIU, listing, "报名")
+    assert "候补" in waiting["answer"]["text"]
+    listing = await the_list(linli)
+    assert "候补" in listing["text"] and "小刘" in listing["text"].split("候补")[1]
+    await press(linli, RESIDENTS_GROUP, WANG, listing, "取消")
+    listing = await the_list(linli)
+    names = listing["text"].split("候补")[0]
+    assert "小刘" in names and "王 阿姨" not in names
+    promoted = [m for m in await linli.sandbox.transcript(LIU) if "空出" in (m.get("text") or "")]
+    assert promoted, "小刘 is told of the promotion"
+
+
+async def test_the_last_place_goes_to_exactly_one(linli: Linli) -> None:
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 插花课 限1人 不候补")
+    listing = await the_list(linli)
+    data = [d for label, d in buttons_of(listing) if "报名" in label][0]
+    results = await asyncio.gather(
+        *(
+            linli.sandbox.press(RESIDENTS_GROUP, who, listing["message_id"], data)
+            for who in (WANG, LI, EMMA, LIU)
+        )
+    )
+    answers = [r["answer"]["text"] for r in results]
+    assert sum("已报名" in a or "You are on the list" in a for a in answers) == 1
+    assert sum("已满" in a or "full" in a for a in answers) == 3
+    assert "1 / 1" in (await the_list(linli))["text"]
+
+
+async def test_bad_lists_and_residents_get_clear_answers(linli: Linli, clock: FakeClock) -> None:
+    [answer] = await linli.say(RESIDENTS_GROUP, WANG, "/signup 周六上午9点 我也想组织")
+    assert "只有工作人员" in answer["text"]
+    [answer] = await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 义诊 限0人")
+    assert "1 到 5000" in answer["text"]
+    [answer] = await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 义诊 截止下周一9点")
+    assert "截止时间必须在活动开始之前" in answer["text"]
+    [answer] = await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 改天 义诊")
+    assert "例如" in answer["text"]
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 明天上午9点 <b>广场舞</b> 截止今天18点")
+    listing = await the_list(linli)
+    assert "<b>广场舞</b>" in listing["text"]  # shown literally
+    clock.advance(hours=10)  # 19:00: past the deadline
+    late = await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
+    assert "已截止" in late["answer"]["text"]
