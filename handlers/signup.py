@@ -329,11 +329,38 @@ async def replied(update: Update, context: LinliContext) -> None:
         await _tell_promoted(context, activity_id, promoted)
 
 
+class Renderer:
+    """Sign-up messages sent through the outbox (the service's ActivityRenderer)."""
+
+    def __init__(self, catalogs: Any, timezone: str) -> None:
+        self.catalogs = catalogs
+        self.zone = ZoneInfo(timezone)
+
+    def reminder(
+        self, activity: Activity, signup: Any, which: str, language: str
+    ) -> dict[str, Any]:
+        tr = self.catalogs.translator(language)
+        when = format_local(activity.starts_at, self.zone, language)
+        if which == "hour":
+            text = tr(
+                "⏰ In an hour: «{title}» at {when}.", title=escape(activity.title), when=when
+            )
+        else:
+            text = tr("📅 Tomorrow: «{title}» at {when}.", title=escape(activity.title), when=when)
+        if signup.user_id is None:
+            text += "\n" + tr("(You signed up {name}.)", name=escape(signup.name))
+        text += "\n" + tr(
+            "If you cannot come, please press 取消 on the list so someone else can go."
+        )
+        return {"text": text, "parse_mode": "HTML"}
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Install /signup, its buttons and the "+1" replies."""
     linli = application.bot_data["linli"]
+    linli.services.activities.renderer = Renderer(linli.catalogs, linli.settings.timezone)
     if linli.ticker is not None:
-        linli.ticker.add("activities", linli.services.activities.close_due)
+        linli.ticker.add("activities", linli.services.activities.tick)
     application.add_handler(command("signup", signup_command))
     application.add_handler(CallbackQueryHandler(pressed, pattern=pattern(PREFIX)))
     application.add_handler(

@@ -14,15 +14,17 @@ import enum
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock
+from bot.i18n import choose_language
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Activity, ActivityStatus, Chat, Role, Signup
+from storage.models import Activity, ActivityStatus, Chat, Role, Signup, User
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,16 @@ class DraftError(ValueError):
         self.reason = reason
 
 
+class ActivityRenderer(Protocol):
+    """Turns activity events into messages (implemented by handlers/signup.py)."""
+
+    def reminder(
+        self, activity: Activity, signup: Signup, which: str, language: str
+    ) -> dict[str, Any]:
+        """A private reminder, the day ("day") or the hour ("hour") before."""
+        ...
+
+
 class ActivityService:
     """Creates activities, takes sign-ups, keeps the waitlist."""
 
@@ -90,6 +102,7 @@ class ActivityService:
         self.settings = settings
         self.roles = roles
         self.clock = clock
+        self.renderer: ActivityRenderer | None = None
 
     # --- creating -------------------------------------------------------------------------
 
@@ -344,6 +357,71 @@ class ActivityService:
             signup.status, signup.updated_at = JOINED, now
             promoted.append(signup)
         return promoted
+
+    async def remind_due(self, now: datetime) -> int:
+        """Remind, in private, everyone on the list the day before and an hour before; once each.
+
+        Only people who have a private chat with Linli can be reminded (Telegram does not let a
+        bot write first); someone signed up on another's behalf is reminded through the one who
+        signed them up.
+        """
+        if self.renderer is None:
+            return 0
+        queued = 0
+        async with self.db.uow() as uow:
+            soon = (
+                await uow.session.scalars(
+                    select(Activity).where(
+                        Activity.status != ActivityStatus.CANCELLED,
+                        Activity.starts_at > now,
+                        Activity.starts_at <= now + timedelta(days=1),
+                        (Activity.reminded_day_before.is_(False))
+                        | (Activity.reminded_hour_before.is_(False)),
+                    )
+                )
+            ).all()
+            for activity in soon:
+                which = None
+                if not activity.reminded_hour_before and activity.starts_at - now <= timedelta(
+                    hours=1
+                ):
+                    which = "hour"
+                    activity.reminded_hour_before = True
+                    activity.reminded_day_before = True  # an hour before covers the day before
+                elif not activity.reminded_day_before:
+                    which = "day"
+                    activity.reminded_day_before = True
+                if which is None:
+                    continue
+                people = (
+                    await uow.session.execute(
+                        select(Signup, User)
+                        .join(User, User.id == func.coalesce(Signup.user_id, Signup.by_user_id))
+                        .where(
+                            Signup.activity_id == activity.id,
+                            Signup.status == JOINED,
+                            User.private_chat_open.is_(True),
+                            User.blocked_bot.is_(False),
+                        )
+                    )
+                ).all()
+                for signup, user in people:
+                    language = choose_language(
+                        user.language, user.telegram_language, self.settings.default_language
+                    )
+                    if await uow.outbox.enqueue(
+                        f"activity:{activity.id}:remind-{which}:{signup.id}",
+                        user.id,
+                        self.renderer.reminder(activity, signup, which, language),
+                    ):
+                        queued += 1
+            await uow.commit()
+        return queued
+
+    async def tick(self, now: datetime) -> None:
+        """The periodic job: close lists past their deadline, remind before activities."""
+        await self.close_due(now)
+        await self.remind_due(now)
 
     async def close_due(self, now: datetime) -> list[Activity]:
         """Close the lists whose deadline has passed; the ones closed now."""

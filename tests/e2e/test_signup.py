@@ -87,3 +87,40 @@ async def test_bad_lists_and_residents_get_clear_answers(linli: Linli, clock: Fa
     clock.advance(hours=10)  # 19:00: past the deadline
     late = await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
     assert "已截止" in late["answer"]["text"]
+
+
+async def test_reminders_go_the_day_before_and_an_hour_before_once(
+    linli: Linli, clock: FakeClock
+) -> None:
+    from tests.e2e.test_care import local
+    from tests.e2e.test_repair import outbox_idle
+
+    await linli.say(WANG, WANG, "/start")  # Wang has a private chat; Li has not written to the bot
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 社区义诊 每户2人")
+    listing = await the_list(linli)
+    await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
+    await press(linli, RESIDENTS_GROUP, LI, await the_list(linli), "报名")
+
+    async def reminders(user: int) -> list[str]:
+        await outbox_idle(linli)
+        return [
+            m["text"]
+            for m in await linli.sandbox.transcript(user)
+            if "社区义诊" in (m.get("text") or "")
+        ]
+
+    for moment in (
+        local(12, 4, 8, 59),
+        local(12, 4, 9, 0),
+        local(12, 4, 12, 0),
+        local(12, 5, 7, 59),
+        local(12, 5, 8, 0),
+        local(12, 5, 8, 30),
+    ):
+        clock.set(moment)
+        await linli.runtime.ticker.tick()
+        if moment == local(12, 4, 8, 59):
+            assert await reminders(WANG) == []
+    texts = await reminders(WANG)
+    assert len(texts) == 2 and "明天" in texts[0] and "一小时后" in texts[1]
+    assert await reminders(LI) == []
