@@ -64,6 +64,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         Role.STAFF,
         "group",
     ),
+    CommandSpec("signups", N_("Sign-up lists: export, attendance"), Role.STAFF),
     CommandSpec("notices", N_("Upcoming, recurring and recent notices; who confirmed"), Role.STAFF),
 )
 

@@ -16,14 +16,15 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
-from bot.callbacks import Callback, CallbackDataError, pattern, unpack
+from bot.callbacks import Callback, CallbackDataError, unpack
 from bot.context import LinliContext
 from bot.i18n import N_, Translate
 from bot.services.activities import ActivityDraft, DraftError, Outcome
+from bot.ticket_export import to_csv, to_xlsx
 from bot.when import WhenError, format_local, parse_when, split_when
 from handlers.common import command, escape, person, reply
 from handlers.notice import WHEN_ERRORS, WHEN_EXAMPLES
@@ -59,13 +60,13 @@ def parse_options(text: str) -> tuple[str, dict[str, Any], str | None]:
     if found:
         deadline_text = found.group(1)
         text = text[: found.start()] + text[found.end() :]
+    found = PARTY.search(text)  # before the capacity: 每户2人 is not 2 places in all
+    if found:
+        options["max_party"] = int(found.group(1) or found.group(2))
+        text = text[: found.start()] + text[found.end() :]
     found = CAPACITY.search(text)
     if found:
         options["capacity"] = int(found.group(1) or found.group(2))
-        text = text[: found.start()] + text[found.end() :]
-    found = PARTY.search(text)
-    if found:
-        options["max_party"] = int(found.group(1) or found.group(2))
         text = text[: found.start()] + text[found.end() :]
     if NO_WAITLIST.search(text):
         options["waitlist"] = False
@@ -127,7 +128,10 @@ def list_markup(activity: Activity, tr: Translate) -> InlineKeyboardMarkup | Non
     if activity.max_party > 1:
         rows.insert(
             1,
-            [_button(f"+{n}", "j", aid, str(n + 1)) for n in range(1, min(activity.max_party, 6))],
+            [
+                _button(tr("+{n} family", n=n), "j", aid, str(n + 1))
+                for n in range(1, min(activity.max_party, 6))
+            ],
         )
     return InlineKeyboardMarkup(rows)
 
@@ -362,7 +366,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     if linli.ticker is not None:
         linli.ticker.add("activities", linli.services.activities.tick)
     application.add_handler(command("signup", signup_command))
-    application.add_handler(CallbackQueryHandler(pressed, pattern=pattern(PREFIX)))
+    application.add_handler(command("signups", signups_command))
+    application.add_handler(CallbackQueryHandler(pressed, pattern=rf"^{PREFIX}:[jc]:"))
+    application.add_handler(CallbackQueryHandler(staff_pressed, pattern=rf"^{PREFIX}:[xat]:"))
     application.add_handler(
         MessageHandler(
             filters.UpdateType.MESSAGE
@@ -372,3 +378,160 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
             replied,
         )
     )
+
+
+# --- staff: lists, export, attendance --------------------------------------------------------
+
+EXPORT_HEADER = (
+    N_("Activity"),
+    N_("No."),
+    N_("Name"),
+    N_("Places"),
+    N_("Status"),
+    N_("Signed up at"),
+    N_("Attended"),
+)
+
+
+async def signups_command(update: Update, context: LinliContext) -> None:
+    """/signups: staff see the lists of the last 30 days and upcoming, with export and attendance."""
+    message = update.message
+    if message is None or message.from_user is None:
+        return
+    tr = context.tr
+    community_id = await context.services.faq.staff_community(
+        person(message.from_user), message.chat.id
+    )
+    if community_id is None:
+        await reply(message, tr("Only committee staff can see the sign-up lists here."))
+        return
+    activities = await context.services.activities.of_community(community_id)
+    if not activities:
+        await reply(
+            message,
+            tr(
+                "There are no sign-up lists yet. Start one in the group: /signup 周六上午9点 社区义诊"
+            ),
+        )
+        return
+    zone = ZoneInfo((await _community(context, community_id)).timezone)
+    heading = tr("📋 Sign-up lists")
+    lines, rows = [f"<b>{escape(heading)}</b>"], []
+    for activity in activities:
+        when = format_local(activity.starts_at, zone, context.language)
+        places = (
+            f"{activity.seats_taken}/{activity.capacity}"
+            if activity.capacity
+            else str(activity.seats_taken)
+        )
+        lines.append(f"#{activity.id} · {escape(activity.title)} · {when} · {places}")
+        aid = str(activity.id)
+        rows.append(
+            [
+                _button(f"#{aid} CSV", "x", aid, "csv"),
+                _button(f"#{aid} XLSX", "x", aid, "xlsx"),
+                _button(f"#{aid} " + tr("✅ Attendance"), "a", aid),
+            ]
+        )
+    await reply(message, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def staff_pressed(update: Update, context: LinliContext) -> None:
+    """Export (x), attendance card (a), attendance toggle (t) — staff or the organiser only."""
+    query = update.callback_query
+    if query is None:
+        return
+    tr = context.tr
+    try:
+        data = unpack(query.data)
+        action, target = data.args[0], data.int_arg(1)
+    except (CallbackDataError, IndexError):
+        await query.answer(tr("This button is no longer valid."))
+        return
+    activities = context.services.activities
+    if action == "t":
+        outcome, signup = await activities.mark_attendance(target, query.from_user.id)
+        if outcome is Outcome.FORBIDDEN:
+            await query.answer(tr("Only committee staff can do that."), show_alert=True)
+            return
+        if signup is None:
+            await query.answer(tr("This button is no longer valid."))
+            return
+        await query.answer()
+        await _attendance_card(context, signup.activity_id, query.message)
+        return
+    if not await activities.may_manage(target, query.from_user.id):
+        await query.answer(tr("Only committee staff can do that."), show_alert=True)
+        return
+    await query.answer()
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+    if action == "a":
+        await _attendance_card(context, target, None, chat_id)
+        return
+    activity = await activities.get(target)
+    if activity is None:
+        return
+    joined, waiting = await activities.listing(target)
+    zone = ZoneInfo((await _community(context, activity.community_id)).timezone)
+    header = [tr(h) for h in EXPORT_HEADER]
+    table = []
+    for status, group in ((tr("joined"), joined), (tr("waitlist"), waiting)):
+        for number, signup in enumerate(group, 1):
+            table.append(
+                [
+                    activity.title,
+                    str(number),
+                    signup.name,
+                    str(signup.places),
+                    status,
+                    signup.queued_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                    tr("yes") if signup.attended else "",
+                ]
+            )
+    fmt = data.args[2] if len(data.args) > 2 and data.args[2] in ("csv", "xlsx") else "csv"
+    content = (
+        to_csv(header, table) if fmt == "csv" else to_xlsx(header, table, f"signup {activity.id}")
+    )
+    await context.bot.send_document(
+        chat_id,
+        InputFile(content, filename=f"signup-{activity.id}.{fmt}"),
+        caption=tr("Sign-up list #{id}: {count} rows", id=activity.id, count=len(table)),
+    )
+
+
+async def _attendance_card(
+    context: LinliContext, activity_id: int, message: Any, chat_id: int | None = None
+) -> None:
+    tr = context.tr
+    activity = await context.services.activities.get(activity_id)
+    if activity is None:
+        return
+    joined, _ = await context.services.activities.listing(activity_id)
+    rows = [
+        [
+            _button(
+                ("✅ " if s.attended else "⬜ ")
+                + s.name
+                + (f" +{s.places - 1}" if s.places > 1 else ""),
+                "t",
+                str(s.id),
+            )
+        ]
+        for s in joined[:90]
+    ]
+    present = sum(1 for s in joined if s.attended)
+    text = tr(
+        "✅ Attendance at «{title}»: {present} of {count} marked. Tap a name to mark it.",
+        title=escape(activity.title),
+        present=present,
+        count=len(joined),
+    )
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    try:
+        if message is not None:
+            await message.edit_text(text, parse_mode="HTML", reply_markup=markup)
+        else:
+            await context.bot.send_message(chat_id, text, parse_mode="HTML", reply_markup=markup)
+    except TelegramError as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("activity %s: attendance card: %s", activity_id, exc)

@@ -358,6 +358,40 @@ class ActivityService:
             promoted.append(signup)
         return promoted
 
+    async def of_community(self, community_id: int, days: int = 30) -> list[Activity]:
+        """Activities not cancelled, starting from `days` ago on, soonest first."""
+        since = self.clock.now() - timedelta(days=days)
+        async with self.db.uow() as uow:
+            rows = await uow.session.scalars(
+                select(Activity)
+                .where(
+                    Activity.community_id == community_id,
+                    Activity.status != ActivityStatus.CANCELLED,
+                    Activity.starts_at >= since,
+                )
+                .order_by(Activity.starts_at, Activity.id)
+                .limit(30)
+            )
+            return list(rows.all())
+
+    async def mark_attendance(self, signup_id: int, by_user: int) -> tuple[Outcome, Signup | None]:
+        """Staff (or the organiser) flip a joined sign-up's attendance."""
+        async with self.db.uow() as uow:
+            signup = await uow.session.get(Signup, signup_id)
+            if signup is None or signup.status != JOINED:
+                return Outcome.NOT_FOUND, None
+            activity = await uow.session.get(Activity, signup.activity_id)
+            if activity is None:
+                return Outcome.NOT_FOUND, None
+            if activity.creator_id != by_user and not await self.roles.has_role(
+                by_user, activity.community_id, Role.STAFF
+            ):
+                return Outcome.FORBIDDEN, signup
+            signup.attended = not bool(signup.attended)
+            signup.updated_at = self.clock.now()
+            await uow.commit()
+            return Outcome.CHANGED, signup
+
     async def remind_due(self, now: datetime) -> int:
         """Remind, in private, everyone on the list the day before and an hour before; once each.
 

@@ -31,7 +31,7 @@ async def test_a_list_fills_up_keeps_a_waitlist_and_promotes_on_cancel(linli: Li
     listing = await the_list(linli)
     text = listing["text"]
     assert "社区义诊" in text and "12月5日（周六）09:00" in text and "12月4日（周五）18:00" in text
-    assert "0 / 2" in text and any("+2" in label for label, _ in buttons_of(listing))
+    assert "0 / 2" in text and any("+2 位家人" in label for label, _ in buttons_of(listing))
     joined = await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
     assert "已报名" in joined["answer"]["text"]
     again = await press(linli, RESIDENTS_GROUP, WANG, await the_list(linli), "报名")
@@ -124,3 +124,26 @@ async def test_reminders_go_the_day_before_and_an_hour_before_once(
     texts = await reminders(WANG)
     assert len(texts) == 2 and "明天" in texts[0] and "一小时后" in texts[1]
     assert await reminders(LI) == []
+
+
+async def test_staff_export_the_list_and_mark_attendance(linli: Linli) -> None:
+    from bot.demo import STAFF_GROUP
+    from tests.e2e.test_repair import last_bot_message
+
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 社区义诊 每户2人")
+    await press(linli, RESIDENTS_GROUP, WANG, await the_list(linli), "报名")
+    await press(linli, RESIDENTS_GROUP, LI, await the_list(linli), "位家人")
+    [refused] = await linli.say(RESIDENTS_GROUP, WANG, "/signups")
+    assert "只有工作人员" in refused["text"]
+    [overview] = await linli.say(STAFF_GROUP, ZHANG, "/signups")
+    assert "社区义诊" in overview["text"] and "3" in overview["text"]
+    await press(linli, STAFF_GROUP, ZHANG, overview, "CSV")
+    export = await last_bot_message(linli, STAFF_GROUP)
+    content = (await linli.sandbox.download(export["document"]["file_id"])).decode("utf-8-sig")
+    assert "王 阿姨" in content and "李 先生" in content and ",2," in content
+    await press(linli, STAFF_GROUP, ZHANG, overview, "签到")
+    card = await last_bot_message(linli, STAFF_GROUP)
+    assert "已签到 0 / 2" in card["text"]
+    await press(linli, STAFF_GROUP, ZHANG, card, "王 阿姨")
+    card = await last_bot_message(linli, STAFF_GROUP)
+    assert any(label.startswith("✅ 王 阿姨") for label, _ in buttons_of(card))
