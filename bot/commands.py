@@ -65,6 +65,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "group",
     ),
     CommandSpec("signups", N_("Sign-up lists: export, attendance"), Role.STAFF),
+    CommandSpec(
+        "poll", N_("A quick poll: /poll 哪天开业主大会？| 周六 | 周日"), Role.STAFF, "group"
+    ),
     CommandSpec("notices", N_("Upcoming, recurring and recent notices; who confirmed"), Role.STAFF),
 )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -364,9 +365,11 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     linli = application.bot_data["linli"]
     linli.services.activities.renderer = Renderer(linli.catalogs, linli.settings.timezone)
     if linli.ticker is not None:
-        linli.ticker.add("activities", linli.services.activities.tick)
+        linli.ticker.add("activities", closing_job(application))
     application.add_handler(command("signup", signup_command))
     application.add_handler(command("signups", signups_command))
+    application.add_handler(command("poll", poll_command))
+    application.add_handler(CallbackQueryHandler(poll_pressed, pattern=rf"^{POLL_PREFIX}:v:"))
     application.add_handler(CallbackQueryHandler(pressed, pattern=rf"^{PREFIX}:[jc]:"))
     application.add_handler(CallbackQueryHandler(staff_pressed, pattern=rf"^{PREFIX}:[xat]:"))
     application.add_handler(
@@ -535,3 +538,223 @@ async def _attendance_card(
     except TelegramError as exc:
         if "not modified" not in str(exc).lower():
             log.warning("activity %s: attendance card: %s", activity_id, exc)
+
+
+# --- polls -----------------------------------------------------------------------------------
+
+POLL_PREFIX = "pl"
+HOUSEHOLD = re.compile(r"每户一票|一户一票|按户投票|per household")
+POLL_ERRORS = {
+    "title": N_("Please write the question first."),
+    "options": N_("Give 2 to 10 different choices, separated by |."),
+    "deadline_past": N_("The deadline has already passed."),
+}
+POLL_ANSWERS = {
+    Outcome.JOINED: N_("Your vote is counted."),
+    Outcome.CHANGED: N_("Your vote is changed."),
+    Outcome.ALREADY: N_("You have already voted for that."),
+    Outcome.CLOSED: N_("This poll has closed."),
+    Outcome.FORBIDDEN: N_(
+        "One vote per household: I need your building and room first (send /repair or tell the staff)."
+    ),
+    Outcome.INVALID: N_("This button is no longer valid."),
+    Outcome.NOT_FOUND: N_("This button is no longer valid."),
+}
+
+
+async def poll_text(linli: Any, poll: Any, counts: list[int], language: str) -> str:
+    """The question, each choice with its votes and a bar, the deadline."""
+    tr = linli.catalogs.translator(language)
+    async with linli.db.uow() as uow:
+        community = await uow.communities.get(poll.community_id)
+    zone = ZoneInfo(community.timezone if community else linli.settings.timezone)
+    total = sum(counts) or 1
+    lines = ["<b>" + tr("📊 Poll: {question}", question=escape(poll.question)) + "</b>"]
+    for number, (option, count) in enumerate(zip(poll.options, counts, strict=False), 1):
+        bar = "█" * round(10 * count / total)
+        votes = tr("{count} votes", count=count)
+        lines.append(f"{number}. {escape(option)} — {votes} {bar}")
+    rule = tr("one vote per household") if poll.per_household else tr("one vote per person")
+    if poll.closed:
+        lines.append(tr("🔒 Closed. Final results."))
+    else:
+        lines.append(
+            tr(
+                "Closes {when} · {rule} · you may change your vote",
+                when=format_local(poll.deadline, zone, language),
+                rule=rule,
+            )
+        )
+    return "\n".join(lines)
+
+
+def poll_markup(poll: Any) -> InlineKeyboardMarkup | None:
+    """One button per choice while the poll is open."""
+    if poll.closed:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    f"{i + 1}. {o}"[:60],
+                    callback_data=Callback(POLL_PREFIX, ("v", str(poll.id), str(i))).pack(),
+                )
+            ]
+            for i, o in enumerate(poll.options)
+        ]
+    )
+
+
+async def show_poll(linli: Any, bot: Any, poll_id: int) -> None:
+    """Post or edit the poll message with the current results."""
+    poll = await linli.services.polls.get(poll_id)
+    if poll is None or poll.chat_id is None:
+        return
+    async with linli.db.uow() as uow:
+        chat = await uow.session.get(Chat, poll.chat_id)
+        community = await uow.communities.get(poll.community_id)
+    if chat is None:
+        return
+    language = community.language if community else linli.settings.default_language
+    text = await poll_text(linli, poll, await linli.services.polls.results(poll_id), language)
+    try:
+        if poll.telegram_message_id is not None:
+            await bot.edit_message_text(
+                text,
+                chat_id=chat.telegram_id,
+                message_id=poll.telegram_message_id,
+                parse_mode="HTML",
+                reply_markup=poll_markup(poll),
+            )
+        else:
+            sent = await bot.send_message(
+                chat.telegram_id, text, parse_mode="HTML", reply_markup=poll_markup(poll)
+            )
+            await linli.services.polls.set_message(poll_id, sent.message_id)
+    except TelegramError as exc:
+        if "not modified" not in str(exc).lower():
+            log.warning("poll %s: could not show it: %s", poll_id, exc)
+
+
+async def poll_command(update: Update, context: LinliContext) -> None:
+    """/poll 问题 | 选项1 | 选项2 [截止<time>] [每户一票]."""
+    message = update.message
+    if message is None or message.from_user is None:
+        return
+    tr = context.tr
+    identity = context.identity
+    if message.chat.type == "private" or identity is None or identity.community_id is None:
+        await reply(message, tr("Send /poll in your community's group."))
+        return
+    if not await context.services.roles.has_role(
+        message.from_user.id, identity.community_id, Role.STAFF
+    ):
+        await reply(message, tr("Only committee staff can start a poll."))
+        return
+    text = (
+        (message.text or "").split(maxsplit=1)[1]
+        if len((message.text or "").split(maxsplit=1)) > 1
+        else ""
+    )
+    usage = escape(
+        tr("Write it in one line: /poll 哪天开业主大会？| 周六 | 周日 截止周五18点 每户一票")
+    )
+    if "|" not in text.replace("｜", "|"):
+        await reply(message, usage)
+        return
+    per_household = bool(HOUSEHOLD.search(text))
+    text = HOUSEHOLD.sub("", text)
+    community = await _community(context, identity.community_id)
+    zone = ZoneInfo(community.timezone)
+    now = context.services.clock.now()
+    deadline = now + timedelta(days=1)
+    found = DEADLINE.search(text)
+    if found:
+        try:
+            deadline = parse_when(found.group(1), now, zone).first
+        except WhenError as exc:
+            await reply(
+                message,
+                tr(WHEN_ERRORS.get(exc.reason, WHEN_ERRORS["unparseable"]))
+                + "\n"
+                + tr(WHEN_EXAMPLES),
+            )
+            return
+        text = text[: found.start()] + text[found.end() :]
+    parts = [p.strip() for p in text.replace("｜", "|").split("|")]
+    chat_row = await context.services.groups.chat(message.chat.id)
+    try:
+        poll = await context.services.polls.create(
+            identity.community_id,
+            message.from_user.id,
+            chat_row.id if chat_row else None,
+            parts[0],
+            parts[1:],
+            deadline,
+            per_household,
+        )
+    except DraftError as exc:
+        await reply(message, tr(POLL_ERRORS.get(exc.reason, POLL_ERRORS["options"])) + "\n" + usage)
+        return
+    await show_poll(context.linli, context.bot, poll.id)
+
+
+async def poll_pressed(update: Update, context: LinliContext) -> None:
+    """A vote."""
+    query = update.callback_query
+    if query is None:
+        return
+    try:
+        data = unpack(query.data)
+        poll_id, option = data.int_arg(1), data.int_arg(2)
+    except (CallbackDataError, IndexError):
+        await query.answer(context.tr("This button is no longer valid."))
+        return
+    outcome, _key = await context.services.polls.vote(poll_id, query.from_user.id, option)
+    await query.answer(
+        context.tr(POLL_ANSWERS.get(outcome, POLL_ANSWERS[Outcome.INVALID])),
+        show_alert=outcome is Outcome.FORBIDDEN,
+    )
+    if outcome in (Outcome.JOINED, Outcome.CHANGED):
+        await show_poll(context.linli, context.bot, poll_id)
+
+
+def closing_job(application: Application) -> Any:  # type: ignore[type-arg]
+    """The ticker job: close lists and polls past their deadline and show them closed."""
+    linli = application.bot_data["linli"]
+
+    async def job(now: Any) -> None:
+        await linli.services.activities.remind_due(now)
+        for activity in await linli.services.activities.close_due(now):
+            await _show_closed_list(linli, application.bot, activity.id)
+        for poll_id in await linli.services.polls.close_due(now):
+            await show_poll(linli, application.bot, poll_id)
+
+    return job
+
+
+async def _show_closed_list(linli: Any, bot: Any, activity_id: int) -> None:
+    activity = await linli.services.activities.get(activity_id)
+    if activity is None or activity.chat_id is None or activity.telegram_message_id is None:
+        return
+    async with linli.db.uow() as uow:
+        chat = await uow.session.get(Chat, activity.chat_id)
+        community = await uow.communities.get(activity.community_id)
+    language = community.language if community else linli.settings.default_language
+
+    class _Context:  # list_text needs only services, the database and a translator
+        services = linli.services
+
+        def __init__(self) -> None:
+            self.linli = linli
+
+    text = await list_text(_Context(), activity, linli.catalogs.translator(language), language)  # type: ignore[arg-type]
+    try:
+        await bot.edit_message_text(
+            text,
+            chat_id=chat.telegram_id,
+            message_id=activity.telegram_message_id,
+            parse_mode="HTML",
+        )
+    except TelegramError as exc:
+        log.info("activity %s: could not show it closed: %s", activity_id, exc)

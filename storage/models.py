@@ -829,3 +829,39 @@ class Signup(Base):
     queued_at: Mapped[datetime] = mapped_column(default=utcnow)  # order on the list / waitlist
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Poll(Base):
+    """A quick choice for the group (哪天开业主大会?): live results, one vote per person or household."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id", ondelete="SET NULL"))
+    creator_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    question: Mapped[str] = mapped_column(SafeText(300))
+    options: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    per_household: Mapped[bool] = mapped_column(default=False)
+    deadline: Mapped[datetime] = mapped_column(index=True)
+    closed: Mapped[bool] = mapped_column(default=False, index=True)
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PollVote(Base):
+    """One vote: per person ("u:<id>") or per household ("h:<building>-<unit>-<room>")."""
+
+    __tablename__ = "poll_votes"
+    __table_args__ = (UniqueConstraint("poll_id", "voter_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    voter_key: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    option: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

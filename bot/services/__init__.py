@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
-from bot.services.activities import ActivityService
+from bot.services.activities import ActivityService, PollService
 from bot.services.care import CareService
 from bot.services.dashboard import DashboardService
 from bot.services.dialogs import DialogService
@@ -39,6 +39,7 @@ class Services:
     dashboard: DashboardService
     trends: TrendService
     activities: ActivityService
+    polls: PollService
     clock: Clock
 
     @classmethod
@@ -60,5 +61,6 @@ class Services:
             dashboard=DashboardService(db, settings, roles, clock),
             trends=TrendService(db, clock),
             activities=ActivityService(db, settings, roles, clock),
+            polls=PollService(db, roles, clock),
             clock=clock,
         )

@@ -24,7 +24,7 @@ from bot.i18n import choose_language
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Activity, ActivityStatus, Chat, Role, Signup, User
+from storage.models import Activity, ActivityStatus, Chat, Poll, PollVote, Role, Signup, User
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -476,5 +476,140 @@ class ActivityService:
                 )
                 if result.rowcount == 1:
                     closed.append(activity)
+            await uow.commit()
+            return closed
+
+
+class PollService:
+    """Polls: one vote per person or per household (a household = the same building, unit and
+    room), changeable until the deadline; counted once however often it is pressed."""
+
+    def __init__(self, db: Database, roles: RoleService, clock: Clock) -> None:
+        self.db = db
+        self.roles = roles
+        self.clock = clock
+
+    async def create(
+        self,
+        community_id: int,
+        creator_id: int,
+        chat_id: int | None,
+        question: str,
+        options: list[str],
+        deadline: datetime,
+        per_household: bool,
+    ) -> Poll:
+        """A new poll; DraftError for 2–10 distinct options, a question, a future deadline."""
+        options = [" ".join(o.split())[:60] for o in options if o.strip()]
+        if not question.strip() or len(question) > 300:
+            raise DraftError("title")
+        if not 2 <= len(options) <= 10 or len(set(options)) != len(options):
+            raise DraftError("options")
+        now = self.clock.now()
+        if deadline <= now:
+            raise DraftError("deadline_past")
+        async with self.db.uow() as uow:
+            poll = Poll(
+                community_id=community_id,
+                chat_id=chat_id,
+                creator_id=creator_id,
+                question=question.strip(),
+                options=options,
+                per_household=per_household,
+                deadline=deadline,
+                created_at=now,
+            )
+            uow.session.add(poll)
+            await uow.commit()
+            return poll
+
+    async def get(self, poll_id: int) -> Poll | None:
+        """One poll."""
+        async with self.db.uow() as uow:
+            return await uow.session.get(Poll, poll_id)
+
+    async def vote(self, poll_id: int, user_id: int, option: int) -> tuple[Outcome, str | None]:
+        """Vote, or change one's (or one's household's) vote; the household's key when shared."""
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            poll = await uow.session.get(Poll, poll_id)
+            if poll is None:
+                return Outcome.NOT_FOUND, None
+            if poll.closed or poll.deadline <= now:
+                return Outcome.CLOSED, None
+            if not 0 <= option < len(poll.options):
+                return Outcome.INVALID, None
+            key = f"u:{user_id}"
+            if poll.per_household:
+                user = await uow.users.get(user_id)
+                if user is None or not (user.building and user.room):
+                    return Outcome.FORBIDDEN, None  # the household is not known
+                key = f"h:{user.building}-{user.unit or ''}-{user.room}"
+            existing = await uow.session.scalar(
+                select(PollVote).where(PollVote.poll_id == poll_id, PollVote.voter_key == key)
+            )
+            if existing is not None:
+                if existing.option == option:
+                    return Outcome.ALREADY, key
+                existing.option, existing.user_id, existing.at = option, user_id, now
+                await uow.commit()
+                return Outcome.CHANGED, key
+            try:
+                async with uow.session.begin_nested():
+                    uow.session.add(
+                        PollVote(
+                            poll_id=poll_id, voter_key=key, user_id=user_id, option=option, at=now
+                        )
+                    )
+                    await uow.session.flush()
+            except IntegrityError:
+                return Outcome.ALREADY, key
+            await uow.commit()
+            return Outcome.JOINED, key
+
+    async def results(self, poll_id: int) -> list[int]:
+        """Votes per option."""
+        async with self.db.uow() as uow:
+            poll = await uow.session.get(Poll, poll_id)
+            if poll is None:
+                return []
+            rows = (
+                await uow.session.execute(
+                    select(PollVote.option, func.count())
+                    .where(PollVote.poll_id == poll_id)
+                    .group_by(PollVote.option)
+                )
+            ).all()
+        counts = [0] * len(poll.options)
+        for option, count in rows:
+            if 0 <= option < len(counts):
+                counts[option] = int(count)
+        return counts
+
+    async def set_message(self, poll_id: int, message_id: int) -> None:
+        """Remember the poll's message."""
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(Poll).where(Poll.id == poll_id).values(telegram_message_id=message_id)
+            )
+            await uow.commit()
+
+    async def close_due(self, now: datetime) -> list[int]:
+        """Close the polls whose deadline passed; their ids (to show the final results)."""
+        async with self.db.uow() as uow:
+            due = (
+                await uow.session.scalars(
+                    select(Poll.id).where(Poll.closed.is_(False), Poll.deadline <= now)
+                )
+            ).all()
+            closed = []
+            for poll_id in due:
+                result = await uow.session.execute(
+                    update(Poll)
+                    .where(Poll.id == poll_id, Poll.closed.is_(False))
+                    .values(closed=True)
+                )
+                if result.rowcount == 1:
+                    closed.append(poll_id)
             await uow.commit()
             return closed

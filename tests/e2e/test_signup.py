@@ -147,3 +147,40 @@ async def test_staff_export_the_list_and_mark_attendance(linli: Linli) -> None:
     await press(linli, STAFF_GROUP, ZHANG, card, "王 阿姨")
     card = await last_bot_message(linli, STAFF_GROUP)
     assert any(label.startswith("✅ 王 阿姨") for label, _ in buttons_of(card))
+
+
+async def the_poll(linli: Linli) -> dict[str, Any]:
+    await linli.settle()
+    polls = [
+        m
+        for m in await linli.sandbox.transcript(RESIDENTS_GROUP)
+        if (m.get("text") or "").startswith("📊")
+    ]
+    return polls[-1]
+
+
+async def test_a_poll_per_household_counts_live_and_closes_at_its_deadline(
+    linli: Linli, clock: FakeClock
+) -> None:
+    from tests.e2e.test_care import local
+
+    [bad] = await linli.say(RESIDENTS_GROUP, ZHANG, "/poll 哪天开会？| 周六")
+    assert "2 到 10" in bad["text"]
+    await linli.say(
+        RESIDENTS_GROUP, ZHANG, "/poll 哪天开业主大会？| 周六 | 周日 截止今天18点 每户一票"
+    )
+    poll = await the_poll(linli)
+    assert "哪天开业主大会" in poll["text"] and "每户一票" in poll["text"]
+    first = await press(linli, RESIDENTS_GROUP, WANG, poll, "周六")  # 王阿姨: 3-1-302
+    assert "已计票" in first["answer"]["text"]
+    again = await press(linli, RESIDENTS_GROUP, WANG, await the_poll(linli), "周六")
+    assert "已经投过" in again["answer"]["text"]
+    await press(linli, RESIDENTS_GROUP, LI, await the_poll(linli), "周日")  # 李先生: 5-2-1101
+    changed = await press(linli, RESIDENTS_GROUP, LI, await the_poll(linli), "周六")
+    assert "已改" in changed["answer"]["text"]
+    poll = await the_poll(linli)
+    assert "周六 — 2 票" in poll["text"] and "周日 — 0 票" in poll["text"]
+    clock.set(local(11, 30, 18, 0))
+    await linli.runtime.ticker.tick()
+    poll = await the_poll(linli)
+    assert "已结束" in poll["text"] and not buttons_of(poll)
