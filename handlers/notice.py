@@ -469,7 +469,8 @@ async def notices_command(update: Update, context: LinliContext) -> None:
     zone = await service.zone_of(community_id)
     upcoming = await service.upcoming(community_id)
     recent = await service.recent(community_id)
-    lines = [f"<b>{tr('📋 Notices')}</b>"]
+    heading = tr("📋 Notices")
+    lines = [f"<b>{heading}</b>"]
     rows: list[list[InlineKeyboardButton]] = []
     if upcoming:
         lines.append(tr("Upcoming and recurring:"))

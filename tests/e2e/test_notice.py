@@ -143,6 +143,7 @@ async def test_members_who_did_not_confirm_are_reminded_in_private(
     assert len(reminders) == 1  # once
 
     [listing] = await linli.say(ZHANG, ZHANG, "/notices")
+    assert listing["text"].startswith("📋 通知")
     assert "最近 7 天" in listing["text"] and "电梯检修" in listing["text"]
     await press(linli, ZHANG, ZHANG, listing, "谁已确认")
     who = await last_bot_message(linli, ZHANG)
