@@ -50,7 +50,11 @@ DRAFT_ERRORS = {
     "deadline_after_start": N_("The deadline must be before the activity starts."),
     "too_far": N_("That is more than a year ahead."),
 }
-REPLY_JOIN = re.compile(r"^\s*(?:\+\s*(\d{1,2})|接龙|报名)\s*$")
+# A reply to the list: "+1", "+2", "接龙", "报名", or "取消"; a name after it signs up (or off)
+# someone else, e.g. an elder by a family member: "接龙 王奶奶", "+1 李爷爷", "取消 王奶奶".
+REPLY_JOIN = re.compile(
+    r"^\s*(?:\+\s*(\d{1,2})|(接龙|报名)|(取消))(?:(?:\s+|\s*[:：,，]\s*)([^\s+][^\n]{0,29}))?\s*$"
+)
 
 
 def parse_options(text: str) -> tuple[str, dict[str, Any], str | None]:
@@ -313,7 +317,8 @@ async def _tell_promoted(context: LinliContext, activity_id: int, promoted: list
 
 
 async def replied(update: Update, context: LinliContext) -> None:
-    """A reply "+1", "+2" or "接龙" to a list message joins, for people used to the old way."""
+    """A reply to a list message: "+1", "+2", "接龙" join, "取消" leaves; with a name, for someone
+    else ("接龙 王奶奶": a family member or staff signing up an elder)."""
     message = update.message
     if message is None or message.from_user is None or message.reply_to_message is None:
         return
@@ -325,13 +330,24 @@ async def replied(update: Update, context: LinliContext) -> None:
     )
     if activity_id is None:
         return
-    extra = int(found.group(1)) if found.group(1) else 1
-    places = max(1, extra)  # "+1" is one place (oneself); "+2" two
-    outcome, promoted = await _join_or_cancel(context, activity_id, message.from_user, "j", places)
-    await reply(message, context.tr(ANSWERS[outcome]))
-    if outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED):
+    plus, _join, cancel, name = found.groups()
+    behalf = " ".join((name or "").split()) or None
+    who = person(message.from_user)
+    activities = context.services.activities
+    if cancel:
+        result = await activities.cancel(activity_id, who.id, on_behalf_of=behalf)
+    else:
+        places = max(1, int(plus)) if plus else 1  # "+1" is one place; "+2" two
+        result = await activities.join(
+            activity_id, who.id, who.display_name, places, on_behalf_of=behalf
+        )
+    answer = context.tr(ANSWERS[result.outcome])
+    if behalf and result.outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CANCELLED):
+        answer = context.tr("For {name}: ", name=escape(behalf)) + answer
+    await reply(message, answer)
+    if result.outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED, Outcome.CANCELLED):
         await show_list(context, activity_id)
-        await _tell_promoted(context, activity_id, promoted)
+        await _tell_promoted(context, activity_id, result.promoted)
 
 
 class Renderer:

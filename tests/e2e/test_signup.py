@@ -184,3 +184,32 @@ async def test_a_poll_per_household_counts_live_and_closes_at_its_deadline(
     await linli.runtime.ticker.tick()
     poll = await the_poll(linli)
     assert "已结束" in poll["text"] and not buttons_of(poll)
+
+
+async def test_family_sign_up_an_elder_by_replying_with_her_name(linli: Linli) -> None:
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 老年人体检 限3人")
+    listing = await the_list(linli)
+    [answer] = await linli.say(
+        RESIDENTS_GROUP, WANG, "接龙 李奶奶", reply_to_message_id=listing["message_id"]
+    )
+    assert "为 李奶奶" in answer["text"] and "已报名" in answer["text"]
+    [again] = await linli.say(
+        RESIDENTS_GROUP, WANG, "+1 李奶奶", reply_to_message_id=listing["message_id"]
+    )
+    assert "已经在名单" in again["text"]
+    await linli.say(
+        RESIDENTS_GROUP, WANG, "+1", reply_to_message_id=listing["message_id"]
+    )  # herself too
+    names = (await the_list(linli))["text"]
+    assert "1. 李奶奶" in names and "2. 王 阿姨" in names
+    [off] = await linli.say(
+        RESIDENTS_GROUP, WANG, "取消 李奶奶", reply_to_message_id=listing["message_id"]
+    )
+    assert "已取消" in off["text"]
+    names = (await the_list(linli))["text"]
+    assert "李奶奶" not in names and "1. 王 阿姨" in names
+    [chat] = await linli.say(
+        RESIDENTS_GROUP, LI, "好的，收到", reply_to_message_id=listing["message_id"]
+    )
+    assert chat is not None  # an ordinary reply is not a sign-up (the FAQ may answer it or not)
+    assert "李 先生" not in (await the_list(linli))["text"]
