@@ -40,7 +40,7 @@ CAPACITY = re.compile(
 PARTY = re.compile(r"每户\s*(?:最多)?\s*(\d+)\s*(?:人|位)?|\+\s*(\d+)")
 DEADLINE = re.compile(r"截止\s*(?:时间)?[:：]?\s*(\S+)")
 NO_WAITLIST = re.compile(r"不候补|无候补|不设候补")
-VOLUNTEERING = re.compile(r"志愿")
+VOLUNTEERING = re.compile(r"志愿(?:服务)?\s*(\d+(?:\.\d+)?)\s*(?:小时|h)|志愿")
 DRAFT_ERRORS = {
     "title": N_("Please give the activity a title after the time."),
     "capacity": N_("The number of places must be between 1 and 5000."),
@@ -49,6 +49,7 @@ DRAFT_ERRORS = {
     "deadline_past": N_("The deadline has already passed."),
     "deadline_after_start": N_("The deadline must be before the activity starts."),
     "too_far": N_("That is more than a year ahead."),
+    "hours": N_("Volunteer hours must be between 0.5 and 24."),
 }
 # A reply to the list: "+1", "+2", "接龙", "报名", or "取消"; a name after it signs up (or off)
 # someone else, e.g. an elder by a family member: "接龙 王奶奶", "+1 李爷爷", "取消 王奶奶".
@@ -76,8 +77,12 @@ def parse_options(text: str) -> tuple[str, dict[str, Any], str | None]:
     if NO_WAITLIST.search(text):
         options["waitlist"] = False
         text = NO_WAITLIST.sub("", text)
-    if VOLUNTEERING.search(text):
+    found = VOLUNTEERING.search(text)
+    if found:
         options["volunteering"] = True
+        if found.group(1):
+            options["volunteer_hours"] = float(found.group(1))
+            text = text[: found.start()] + "志愿" + text[found.end() :]
     title = " ".join(text.replace("，", " ").replace(",", " ").split())
     return title, options, deadline_text
 

@@ -791,6 +791,7 @@ class Activity(Base):
     ask_room: Mapped[bool] = mapped_column(default=False)
     ask_phone: Mapped[bool] = mapped_column(default=False)
     volunteering: Mapped[bool] = mapped_column(default=False)  # attendance earns time-bank credit
+    volunteer_hours: Mapped[float] = mapped_column(Float, default=1.0)  # credited per attendance
     status: Mapped[ActivityStatus] = mapped_column(
         _enum(ActivityStatus), default=ActivityStatus.OPEN, index=True
     )

@@ -24,7 +24,17 @@ from bot.i18n import choose_language
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import Activity, ActivityStatus, Chat, Poll, PollVote, Role, Signup, User
+from storage.models import (
+    Activity,
+    ActivityStatus,
+    Chat,
+    Poll,
+    PollVote,
+    Role,
+    Signup,
+    TimeBankEntry,
+    User,
+)
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -74,6 +84,7 @@ class ActivityDraft:
     ask_room: bool = False
     ask_phone: bool = False
     volunteering: bool = False
+    volunteer_hours: float = 1.0
 
 
 class DraftError(ValueError):
@@ -124,6 +135,8 @@ class ActivityService:
             raise DraftError("deadline_after_start")
         if draft.starts_at - now > timedelta(days=366):
             raise DraftError("too_far")
+        if not 0.5 <= draft.volunteer_hours <= 24:
+            raise DraftError("hours")
 
     async def create(
         self, community_id: int, creator_id: int, chat_id: int | None, draft: ActivityDraft
@@ -147,6 +160,7 @@ class ActivityService:
                 ask_room=draft.ask_room,
                 ask_phone=draft.ask_phone,
                 volunteering=draft.volunteering,
+                volunteer_hours=draft.volunteer_hours,
                 status=ActivityStatus.OPEN,
                 created_at=now,
                 updated_at=now,
@@ -389,8 +403,35 @@ class ActivityService:
                 return Outcome.FORBIDDEN, signup
             signup.attended = not bool(signup.attended)
             signup.updated_at = self.clock.now()
+            if activity.volunteering and signup.user_id is not None:
+                await self._credit(uow, activity, signup.user_id, bool(signup.attended))
             await uow.commit()
             return Outcome.CHANGED, signup
+
+    async def _credit(
+        self, uow: UnitOfWork, activity: Activity, user_id: int, attended: bool
+    ) -> None:
+        """Time-bank credit for attending a volunteering activity: given once, taken back if unmarked."""
+        reason = f"activity:{activity.id}"
+        entry = await uow.session.scalar(
+            select(TimeBankEntry).where(
+                TimeBankEntry.volunteer_id == user_id, TimeBankEntry.reason == reason
+            )
+        )
+        if attended and entry is None:
+            uow.session.add(
+                TimeBankEntry(
+                    community_id=activity.community_id,
+                    volunteer_id=user_id,
+                    points=round(
+                        activity.volunteer_hours * self.settings.timebank_points_per_hour, 2
+                    ),
+                    reason=reason,
+                    at=self.clock.now(),
+                )
+            )
+        elif not attended and entry is not None:
+            await uow.session.delete(entry)
 
     async def remind_due(self, now: datetime) -> int:
         """Remind, in private, everyone on the list the day before and an hour before; once each.

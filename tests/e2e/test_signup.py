@@ -213,3 +213,22 @@ async def test_family_sign_up_an_elder_by_replying_with_her_name(linli: Linli) -
     )
     await linli.settle()  # an ordinary reply to the list is not a sign-up
     assert "李 先生" not in (await the_list(linli))["text"]
+
+
+async def test_attending_a_volunteering_activity_earns_time_bank_points_once(linli: Linli) -> None:
+    from bot.demo import STAFF_GROUP
+    from tests.e2e.test_repair import last_bot_message
+
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 清洁家园 志愿2小时")
+    await press(linli, RESIDENTS_GROUP, LIU, await the_list(linli), "报名")
+    [overview] = await linli.say(STAFF_GROUP, ZHANG, "/signups")
+    await press(linli, STAFF_GROUP, ZHANG, overview, "签到")
+    card = await last_bot_message(linli, STAFF_GROUP)
+    await press(linli, STAFF_GROUP, ZHANG, card, "小刘")
+    [points] = await linli.say(LIU, LIU, "/points")
+    assert "余额：2 分" in points["text"], points["text"]
+    card = await last_bot_message(linli, STAFF_GROUP)
+    await press(linli, STAFF_GROUP, ZHANG, card, "小刘")  # marked by mistake: taken back
+    await press(linli, STAFF_GROUP, ZHANG, await last_bot_message(linli, STAFF_GROUP), "小刘")
+    [points] = await linli.say(LIU, LIU, "/points")
+    assert "余额：2 分" in points["text"]  # once, however often it is marked

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("ask_room", sa.Boolean(), nullable=False),
         sa.Column("ask_phone", sa.Boolean(), nullable=False),
         sa.Column("volunteering", sa.Boolean(), nullable=False),
+        sa.Column("volunteer_hours", sa.Float(), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
