@@ -248,6 +248,18 @@ class ActivityService:
                 if signup.places == places:
                     return Result(Outcome.ALREADY, signup)
                 return await self._change_places(uow, activity, signup, places, now)
+            # Places first: the conditional UPDATE is the transaction's first write, so on
+            # SQLite it takes the write lock before the row goes in (a savepoint opened before
+            # any write would commit on its own there); a second press of the same person then
+            # meets the first one's row and is undone whole.
+            took = await self._take(uow, activity, places)
+            if took:
+                status, outcome = JOINED, Outcome.JOINED
+            elif activity.waitlist:
+                status, outcome = WAITLIST, Outcome.WAITLISTED
+            else:
+                await uow.rollback()
+                return Result(Outcome.FULL)
             if signup is None:
                 signup = Signup(
                     activity_id=activity_id,
@@ -255,35 +267,21 @@ class ActivityService:
                     user_id=None if behalf else user_id,
                     by_user_id=user_id,
                     name=behalf or name[:100],
-                    places=places,
-                    status=CANCELLED,
                     created_at=now,
                 )
-                try:
-                    async with uow.session.begin_nested():
-                        uow.session.add(signup)
-                        await uow.session.flush()
-                except IntegrityError:  # the same person pressing twice at once
-                    await uow.rollback()
-                    async with self.db.uow() as again:
-                        same = await again.session.scalar(
-                            select(Signup).where(
-                                Signup.activity_id == activity_id, Signup.key == key
-                            )
-                        )
-                    return Result(Outcome.ALREADY, same)
+                uow.session.add(signup)
             signup.places, signup.room, signup.phone = places, room, phone
             signup.queued_at = signup.updated_at = now
-            if await self._take(uow, activity, places):
-                signup.status = JOINED
-                outcome = Outcome.JOINED
-            elif activity.waitlist:
-                signup.status = WAITLIST
-                outcome = Outcome.WAITLISTED
-            else:
+            signup.status = status
+            try:
+                await uow.commit()
+            except IntegrityError:  # the same person pressing twice at once: theirs is there
                 await uow.rollback()
-                return Result(Outcome.FULL)
-            await uow.commit()
+                async with self.db.uow() as again:
+                    same = await again.session.scalar(
+                        select(Signup).where(Signup.activity_id == activity_id, Signup.key == key)
+                    )
+                return Result(Outcome.ALREADY, same)
             return Result(outcome, signup)
 
     async def _take(self, uow: UnitOfWork, activity: Activity, places: int) -> bool:
