@@ -208,7 +208,8 @@ async def signup_command(update: Update, context: LinliContext) -> None:
         await reply(message, tr("Send /signup in your community's group: the list lives there."))
         return
     community_id = identity.community_id
-    if not await context.services.roles.has_role(message.from_user.id, community_id, Role.STAFF):
+    is_staff = await context.services.roles.has_role(message.from_user.id, community_id, Role.STAFF)
+    if not is_staff and not (await _community(context, community_id)).residents_signups:
         await reply(message, tr("Only committee staff can start a sign-up list."))
         return
     args = (message.text or "").split(maxsplit=1)
@@ -428,6 +429,21 @@ async def signups_command(update: Update, context: LinliContext) -> None:
     )
     if community_id is None:
         await reply(message, tr("Only committee staff can see the sign-up lists here."))
+        return
+    setting = [a.lower() for a in context.args or []]
+    if setting[:1] == ["residents"] and setting[1:2] in (["on"], ["off"]):
+        allowed = setting[1] == "on"
+        async with context.linli.db.uow() as uow:
+            community = await uow.communities.get(community_id)
+            if community is not None:
+                community.residents_signups = allowed
+            await uow.commit()
+        await reply(
+            message,
+            tr("Residents may now start sign-up lists.")
+            if allowed
+            else tr("Only staff may start sign-up lists now."),
+        )
         return
     activities = await context.services.activities.of_community(community_id)
     if not activities:

@@ -83,6 +83,8 @@ class Community(Base):
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     # Errand cards go to the residents' group too (besides the volunteers' group).
     errands_to_residents: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Residents (not only staff) may start sign-up lists (/signups residents on).
+    residents_signups: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Minutes after the check-in time for each step of the ladder (None: the defaults).
     checkin_ladder: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -232,3 +232,18 @@ async def test_attending_a_volunteering_activity_earns_time_bank_points_once(lin
     await press(linli, STAFF_GROUP, ZHANG, await last_bot_message(linli, STAFF_GROUP), "小刘")
     [points] = await linli.say(LIU, LIU, "/points")
     assert "余额：2 分" in points["text"]  # once, however often it is marked
+
+
+async def test_staff_may_let_residents_start_lists(linli: Linli) -> None:
+    from bot.demo import STAFF_GROUP
+
+    [refused] = await linli.say(RESIDENTS_GROUP, WANG, "/signup 周六下午3点 包饺子")
+    assert "只有工作人员" in refused["text"]
+    [answer] = await linli.say(STAFF_GROUP, ZHANG, "/signups residents on")
+    assert "居民也可以发起接龙" in answer["text"]
+    await linli.say(RESIDENTS_GROUP, WANG, "/signup 周六下午3点 包饺子 限10人")
+    assert "包饺子" in (await the_list(linli))["text"]
+    [answer] = await linli.say(STAFF_GROUP, ZHANG, "/signups residents off")
+    assert "只有工作人员" in answer["text"]
+    [refused] = await linli.say(RESIDENTS_GROUP, WANG, "/signup 周日下午3点 包粽子")
+    assert "只有工作人员" in refused["text"]
