@@ -717,9 +717,22 @@ async def _new(update: Update, context: LinliContext, args: list[str]) -> None:
     if community_id is None or query.message is None or query.message.chat.type != "private":
         await query.answer(context.tr("This button is no longer valid."))
         return
-    is_staff = await context.services.roles.has_role(query.from_user.id, community_id, Role.STAFF)
-    if not as_family and not is_staff:
-        await query.answer(context.tr("Only committee staff can do that."), show_alert=True)
+    # The community comes from the button's data: check it again, as for any privileged action.
+    user_id = query.from_user.id
+    if as_family:
+        allowed = await context.services.groups.is_member(user_id, community_id)
+    else:
+        allowed = await context.services.roles.has_role(user_id, community_id, Role.STAFF)
+    if not allowed:
+        refusal = (
+            N_(
+                "I don't know your community yet. Send /checkin in your community's group and I "
+                "will continue here."
+            )
+            if as_family
+            else N_("Only committee staff can do that.")
+        )
+        await query.answer(context.tr(refusal), show_alert=True)
         return
     await query.answer()
     await _start_invite(update, context, community_id, as_family)

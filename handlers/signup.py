@@ -94,10 +94,10 @@ def _button(label: str, *args: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=Callback(PREFIX, args).pack())
 
 
-async def list_text(context: LinliContext, activity: Activity, tr: Translate, language: str) -> str:
+async def list_text(linli: Any, activity: Activity, tr: Translate, language: str) -> str:
     """The list as everyone sees it: the activity, the numbered names, the waitlist."""
-    joined, waiting = await context.services.activities.listing(activity.id)
-    zone = ZoneInfo((await _community(context, activity.community_id)).timezone)
+    joined, waiting = await linli.services.activities.listing(activity.id)
+    zone = ZoneInfo((await _community(linli, activity.community_id)).timezone)
     places = (
         f"{activity.seats_taken} / {activity.capacity}"
         if activity.capacity
@@ -146,28 +146,28 @@ def list_markup(activity: Activity, tr: Translate) -> InlineKeyboardMarkup | Non
     return InlineKeyboardMarkup(rows)
 
 
-async def _community(context: LinliContext, community_id: int) -> Any:
-    async with context.linli.db.uow() as uow:
+async def _community(linli: Any, community_id: int) -> Any:
+    async with linli.db.uow() as uow:
         return await uow.communities.get(community_id)
 
 
-async def show_list(context: LinliContext, activity_id: int) -> None:
+async def show_list(linli: Any, bot: Any, activity_id: int) -> None:
     """Edit the list message in place; post it again if it was deleted (and remember it)."""
-    activity = await context.services.activities.get(activity_id)
+    activity = await linli.services.activities.get(activity_id)
     if activity is None or activity.chat_id is None:
         return
-    community = await _community(context, activity.community_id)
-    language = community.language if community else context.linli.settings.default_language
-    tr = context.translator(language)
-    text = await list_text(context, activity, tr, language)
+    community = await _community(linli, activity.community_id)
+    language = community.language if community else linli.settings.default_language
+    tr = linli.catalogs.translator(language)
+    text = await list_text(linli, activity, tr, language)
     markup = list_markup(activity, tr)
-    async with context.linli.db.uow() as uow:
+    async with linli.db.uow() as uow:
         chat = await uow.session.get(Chat, activity.chat_id)
     if chat is None:
         return
     if activity.telegram_message_id is not None:
         try:
-            await context.bot.edit_message_text(
+            await bot.edit_message_text(
                 text,
                 chat_id=chat.telegram_id,
                 message_id=activity.telegram_message_id,
@@ -185,13 +185,13 @@ async def show_list(context: LinliContext, activity_id: int) -> None:
             log.warning("activity %s: could not update the list: %s", activity.id, exc)
             return
     try:
-        sent = await context.bot.send_message(
+        sent = await bot.send_message(
             chat.telegram_id, text, parse_mode="HTML", reply_markup=markup
         )
     except TelegramError as exc:
         log.warning("activity %s: could not post the list: %s", activity.id, exc)
         return
-    await context.services.activities.set_message(activity.id, sent.message_id)
+    await linli.services.activities.set_message(activity.id, sent.message_id)
 
 
 # --- commands and buttons --------------------------------------------------------------------
@@ -209,7 +209,7 @@ async def signup_command(update: Update, context: LinliContext) -> None:
         return
     community_id = identity.community_id
     is_staff = await context.services.roles.has_role(message.from_user.id, community_id, Role.STAFF)
-    if not is_staff and not (await _community(context, community_id)).residents_signups:
+    if not is_staff and not (await _community(context.linli, community_id)).residents_signups:
         await reply(message, tr("Only committee staff can start a sign-up list."))
         return
     args = (message.text or "").split(maxsplit=1)
@@ -219,7 +219,7 @@ async def signup_command(update: Update, context: LinliContext) -> None:
             escape(tr("Write it in one line: /signup 周六上午9点 社区义诊 限30人 截止周五18点")),
         )
         return
-    community = await _community(context, community_id)
+    community = await _community(context.linli, community_id)
     zone = ZoneInfo(community.timezone)
     now = context.services.clock.now()
     try:
@@ -244,7 +244,7 @@ async def signup_command(update: Update, context: LinliContext) -> None:
     except DraftError as exc:
         await reply(message, tr(DRAFT_ERRORS.get(exc.reason, DRAFT_ERRORS["title"])))
         return
-    await show_list(context, activity.id)
+    await show_list(context.linli, context.bot, activity.id)
 
 
 async def _join_or_cancel(
@@ -296,30 +296,9 @@ async def pressed(update: Update, context: LinliContext) -> None:
         context.tr(ANSWERS[outcome]), show_alert=outcome in (Outcome.FULL, Outcome.CLOSED)
     )
     if outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED, Outcome.CANCELLED):
-        await show_list(context, activity_id)
-        await _tell_promoted(context, activity_id, promoted)
-
-
-async def _tell_promoted(context: LinliContext, activity_id: int, promoted: list[Any]) -> None:
-    activity = await context.services.activities.get(activity_id)
-    for signup in promoted:
-        target = signup.user_id or signup.by_user_id
-        if activity is None or target is None:
-            continue
-        language = await context.services.people.language_of(target)
-        tr = context.translator(language)
-        try:
-            await context.bot.send_message(
-                target,
-                tr(
-                    "🎉 A place freed up: {name} is now on the list for «{title}».",
-                    name=escape(signup.name),
-                    title=escape(activity.title),
-                ),
-                parse_mode="HTML",
-            )
-        except TelegramError:
-            log.info("activity %s: could not tell %s of the promotion", activity_id, target)
+        await show_list(context.linli, context.bot, activity_id)
+        if promoted:
+            context.linli.wake_outbox()
 
 
 async def replied(update: Update, context: LinliContext) -> None:
@@ -352,8 +331,9 @@ async def replied(update: Update, context: LinliContext) -> None:
         answer = context.tr("For {name}: ", name=escape(behalf)) + answer
     await reply(message, answer)
     if result.outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED, Outcome.CANCELLED):
-        await show_list(context, activity_id)
-        await _tell_promoted(context, activity_id, result.promoted)
+        await show_list(context.linli, context.bot, activity_id)
+        if result.promoted:
+            context.linli.wake_outbox()
 
 
 class Renderer:
@@ -378,6 +358,15 @@ class Renderer:
             text += "\n" + tr("(You signed up {name}.)", name=escape(signup.name))
         text += "\n" + tr(
             "If you cannot come, please press 取消 on the list so someone else can go."
+        )
+        return {"text": text, "parse_mode": "HTML"}
+
+    def promoted(self, activity: Activity, signup: Any, language: str) -> dict[str, Any]:
+        tr = self.catalogs.translator(language)
+        text = tr(
+            "🎉 A place freed up: {name} is now on the list for «{title}».",
+            name=escape(signup.name),
+            title=escape(activity.title),
         )
         return {"text": text, "parse_mode": "HTML"}
 
@@ -454,7 +443,7 @@ async def signups_command(update: Update, context: LinliContext) -> None:
             ),
         )
         return
-    zone = ZoneInfo((await _community(context, community_id)).timezone)
+    zone = ZoneInfo((await _community(context.linli, community_id)).timezone)
     heading = tr("📋 Sign-up lists")
     lines, rows = [f"<b>{escape(heading)}</b>"], []
     for activity in activities:
@@ -512,7 +501,7 @@ async def staff_pressed(update: Update, context: LinliContext) -> None:
     if activity is None:
         return
     joined, waiting = await activities.listing(target)
-    zone = ZoneInfo((await _community(context, activity.community_id)).timezone)
+    zone = ZoneInfo((await _community(context.linli, activity.community_id)).timezone)
     header = [tr(h) for h in EXPORT_HEADER]
     table = []
     for status, group in ((tr("joined"), joined), (tr("waitlist"), waiting)):
@@ -701,7 +690,7 @@ async def poll_command(update: Update, context: LinliContext) -> None:
         return
     per_household = bool(HOUSEHOLD.search(text))
     text = HOUSEHOLD.sub("", text)
-    community = await _community(context, identity.community_id)
+    community = await _community(context.linli, identity.community_id)
     zone = ZoneInfo(community.timezone)
     now = context.services.clock.now()
     deadline = now + timedelta(days=1)
@@ -763,35 +752,8 @@ def closing_job(application: Application) -> Any:  # type: ignore[type-arg]
     async def job(now: Any) -> None:
         await linli.services.activities.remind_due(now)
         for activity in await linli.services.activities.close_due(now):
-            await _show_closed_list(linli, application.bot, activity.id)
+            await show_list(linli, application.bot, activity.id)  # shows it closed
         for poll_id in await linli.services.polls.close_due(now):
             await show_poll(linli, application.bot, poll_id)
 
     return job
-
-
-async def _show_closed_list(linli: Any, bot: Any, activity_id: int) -> None:
-    activity = await linli.services.activities.get(activity_id)
-    if activity is None or activity.chat_id is None or activity.telegram_message_id is None:
-        return
-    async with linli.db.uow() as uow:
-        chat = await uow.session.get(Chat, activity.chat_id)
-        community = await uow.communities.get(activity.community_id)
-    language = community.language if community else linli.settings.default_language
-
-    class _Context:  # list_text needs only services, the database and a translator
-        services = linli.services
-
-        def __init__(self) -> None:
-            self.linli = linli
-
-    text = await list_text(_Context(), activity, linli.catalogs.translator(language), language)  # type: ignore[arg-type]
-    try:
-        await bot.edit_message_text(
-            text,
-            chat_id=chat.telegram_id,
-            message_id=activity.telegram_message_id,
-            parse_mode="HTML",
-        )
-    except TelegramError as exc:
-        log.info("activity %s: could not show it closed: %s", activity_id, exc)

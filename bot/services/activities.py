@@ -104,6 +104,10 @@ class ActivityRenderer(Protocol):
         """A private reminder, the day ("day") or the hour ("hour") before."""
         ...
 
+    def promoted(self, activity: Activity, signup: Signup, language: str) -> dict[str, Any]:
+        """A place freed up: the one moved up from the waitlist hears it in private."""
+        ...
+
 
 class ActivityService:
     """Creates activities, takes sign-ups, keeps the waitlist."""
@@ -368,7 +372,25 @@ class ActivityService:
                 continue  # a smaller party further down may still fit
             signup.status, signup.updated_at = JOINED, now
             promoted.append(signup)
+            await self._tell_promoted(uow, activity, signup, now)
         return promoted
+
+    async def _tell_promoted(
+        self, uow: UnitOfWork, activity: Activity, signup: Signup, now: datetime
+    ) -> None:
+        """Queue the news in the promotion's own transaction (to whoever signed them up)."""
+        target = signup.user_id or signup.by_user_id
+        user = await uow.users.get(target) if target is not None else None
+        if user is None or self.renderer is None:
+            return
+        language = choose_language(
+            user.language, user.telegram_language, self.settings.default_language
+        )
+        await uow.outbox.enqueue(
+            f"activity:{activity.id}:promoted:{signup.id}:{int(now.timestamp())}",
+            user.id,
+            self.renderer.promoted(activity, signup, language),
+        )
 
     async def of_community(self, community_id: int, days: int = 30) -> list[Activity]:
         """Activities not cancelled, starting from `days` ago on, soonest first."""

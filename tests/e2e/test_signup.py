@@ -52,6 +52,9 @@ async def test_a_list_fills_up_keeps_a_waitlist_and_promotes_on_cancel(linli: Li
     listing = await the_list(linli)
     names = listing["text"].split("候补")[0]
     assert "小刘" in names and "王 阿姨" not in names
+    from tests.e2e.test_repair import outbox_idle
+
+    await outbox_idle(linli)  # the news goes through the outbox
     promoted = [m for m in await linli.sandbox.transcript(LIU) if "空出" in (m.get("text") or "")]
     assert promoted, "小刘 is told of the promotion"
 
