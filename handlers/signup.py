@@ -3,7 +3,8 @@
 `/signup 周六上午9点 社区义诊 限30人 截止周五18点 每户3人` — the time first (read as notices
 read it), then the title with options anywhere after it: 限30人 / 30人 / 名额30 (capacity),
 截止<time> (deadline; default: the start), 每户N人 / +N (a household may bring up to N),
-不候补 (no waitlist), 志愿 (attendance earns time-bank credit). The list message carries
+不候补 (no waitlist), 志愿 (attendance earns time-bank credit), 登记房号 / 登记电话 (asked in
+private when someone joins; the list shows the building only). The list message carries
 "报名 +1", "+2 …" and "取消" buttons and updates itself in place as a numbered list; replying
 "+1", "+2" or "接龙" to it works too. A list message deleted by an admin is posted again from
 the database at the next change.
@@ -24,11 +25,14 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 from bot.callbacks import Callback, CallbackDataError, unpack
 from bot.context import LinliContext
 from bot.i18n import N_, Translate
-from bot.services.activities import ActivityDraft, DraftError, Outcome
+from bot.services.activities import ActivityDraft, DraftError, Outcome, Result
 from bot.ticket_export import to_csv, to_xlsx
 from bot.when import WhenError, format_local, parse_when, split_when
+from handlers import signup_private
 from handlers.common import command, escape, person, reply
 from handlers.notice import WHEN_ERRORS, WHEN_EXAMPLES
+from handlers.repair import parse_address
+from handlers.signup_private import ask_details, link_markup, start_thanks, thanks_link
 from storage.models import Activity, ActivityStatus, Chat, Role
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ CAPACITY = re.compile(
 PARTY = re.compile(r"每户\s*(?:最多)?\s*(\d+)\s*(?:人|位)?|\+\s*(\d+)")
 DEADLINE = re.compile(r"截止\s*(?:时间)?[:：]?\s*(\S+)")
 NO_WAITLIST = re.compile(r"不候补|无候补|不设候补")
+ASK_ROOM = re.compile(r"(?:登记|需要?|要|留|问)(?:楼号|门牌号?|房号|房间号|住址)|ask room", re.I)
+ASK_PHONE = re.compile(r"(?:登记|需要?|要|留|问)(?:电话|手机号?|联系方式)|ask phone", re.I)
 VOLUNTEERING = re.compile(r"志愿(?:服务)?\s*(\d+(?:\.\d+)?)\s*(?:小时|h)|志愿")
 DRAFT_ERRORS = {
     "title": N_("Please give the activity a title after the time."),
@@ -77,6 +83,10 @@ def parse_options(text: str) -> tuple[str, dict[str, Any], str | None]:
     if NO_WAITLIST.search(text):
         options["waitlist"] = False
         text = NO_WAITLIST.sub("", text)
+    for name, asked in (("ask_room", ASK_ROOM), ("ask_phone", ASK_PHONE)):
+        if asked.search(text):
+            options[name] = True
+            text = asked.sub(" ", text)
     found = VOLUNTEERING.search(text)
     if found:
         options["volunteering"] = True
@@ -113,20 +123,29 @@ async def list_text(linli: Any, activity: Activity, tr: Translate, language: str
     ]
     if activity.max_party > 1:
         lines.append(tr("A household may bring up to {n} people.", n=activity.max_party))
+    if activity.ask_room or activity.ask_phone:
+        lines.append(tr("📝 Building, room or phone are asked in private, never shown here."))
     lines.append(tr("Names ({places}):", places=places))
-    for number, signup in enumerate(joined, 1):
-        extra = f" +{signup.places - 1}" if signup.places > 1 else ""
-        lines.append(f"{number}. {escape(signup.name)}{extra}")
+    lines += [f"{n}. {_line(s, tr)}" for n, s in enumerate(joined, 1)]
     if not joined:
         lines.append(tr("(nobody yet — be the first!)"))
     if waiting:
         lines.append(tr("Waitlist:"))
-        for number, signup in enumerate(waiting, 1):
-            extra = f" +{signup.places - 1}" if signup.places > 1 else ""
-            lines.append(f"{number}. {escape(signup.name)}{extra}")
+        lines += [f"{n}. {_line(s, tr)}" for n, s in enumerate(waiting, 1)]
     if activity.status is not ActivityStatus.OPEN:
         lines.append(tr("🔒 The list is closed."))
     return "\n".join(lines)
+
+
+def _line(signup: Any, tr: Translate) -> str:
+    """王阿姨 +1 3号楼: the name, the family brought, the building (never the room)."""
+    line = escape(signup.name)
+    if signup.places > 1:
+        line += f" +{signup.places - 1}"
+    flat = parse_address(signup.room) if signup.room else None
+    if flat is not None:
+        line += " " + tr("Building {building}", building=escape(flat[0]))
+    return line
 
 
 def list_markup(activity: Activity, tr: Translate) -> InlineKeyboardMarkup | None:
@@ -249,15 +268,11 @@ async def signup_command(update: Update, context: LinliContext) -> None:
 
 async def _join_or_cancel(
     context: LinliContext, activity_id: int, user: Any, action: str, places: int
-) -> tuple[Outcome, list[Any]]:
+) -> Result:
     who = person(user)
     if action == "c":
-        result = await context.services.activities.cancel(activity_id, who.id)
-    else:
-        result = await context.services.activities.join(
-            activity_id, who.id, who.display_name, places
-        )
-    return result.outcome, result.promoted
+        return await context.services.activities.cancel(activity_id, who.id)
+    return await context.services.activities.join(activity_id, who.id, who.display_name, places)
 
 
 ANSWERS = {
@@ -291,14 +306,28 @@ async def pressed(update: Update, context: LinliContext) -> None:
     if action not in ("j", "c"):
         await query.answer(context.tr("This button is no longer valid."))
         return
-    outcome, promoted = await _join_or_cancel(context, activity_id, query.from_user, action, places)
-    await query.answer(
-        context.tr(ANSWERS[outcome]), show_alert=outcome in (Outcome.FULL, Outcome.CLOSED)
-    )
+    result = await _join_or_cancel(context, activity_id, query.from_user, action, places)
+    outcome, answer, url = result.outcome, context.tr(ANSWERS[result.outcome]), None
+    if outcome in (Outcome.JOINED, Outcome.WAITLISTED) and result.signup is not None:
+        asked = await _ask_details(context, activity_id, result.signup, query.from_user.id)
+        if asked is not None:
+            answer = answer + " " + asked[0]
+            url = asked[1]
+    await query.answer(answer[:200], show_alert=outcome in (Outcome.FULL, Outcome.CLOSED), url=url)
     if outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED, Outcome.CANCELLED):
         await show_list(context.linli, context.bot, activity_id)
-        if promoted:
+        if result.promoted:
             context.linli.wake_outbox()
+
+
+async def _ask_details(
+    context: LinliContext, activity_id: int, signup: Any, user_id: int
+) -> tuple[str, str | None] | None:
+    """Ask for the room and phone in private if the activity wants them (see ask_details)."""
+    activity = await context.services.activities.get(activity_id)
+    if activity is None:
+        return None
+    return await ask_details(context, activity, signup, user_id)
 
 
 async def replied(update: Update, context: LinliContext) -> None:
@@ -326,10 +355,16 @@ async def replied(update: Update, context: LinliContext) -> None:
         result = await activities.join(
             activity_id, who.id, who.display_name, places, on_behalf_of=behalf
         )
-    answer = context.tr(ANSWERS[result.outcome])
+    answer, markup = context.tr(ANSWERS[result.outcome]), None
     if behalf and result.outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CANCELLED):
         answer = context.tr("For {name}: ", name=escape(behalf)) + answer
-    await reply(message, answer)
+    if result.outcome in (Outcome.JOINED, Outcome.WAITLISTED) and result.signup is not None:
+        asked = await _ask_details(context, activity_id, result.signup, who.id)
+        if asked is not None:
+            answer += "\n" + asked[0]
+            if asked[1] is not None:
+                markup = link_markup(context.tr("📝 Give the details in private"), asked[1])
+    await reply(message, answer, reply_markup=markup)
     if result.outcome in (Outcome.JOINED, Outcome.WAITLISTED, Outcome.CHANGED, Outcome.CANCELLED):
         await show_list(context.linli, context.bot, activity_id)
         if result.promoted:
@@ -361,6 +396,24 @@ class Renderer:
         )
         return {"text": text, "parse_mode": "HTML"}
 
+    def thanks(
+        self, activity: Activity, text: str, photo: str | None, taking_part: int, language: str
+    ) -> dict[str, Any]:
+        tr = self.catalogs.translator(language)
+        heading = tr("🙏 Thank you for «{title}»", title=activity.title)
+        if taking_part:
+            heading += " · " + tr("{n} neighbours took part", n=taking_part)
+        body = heading + "\n\n" + text  # sent as typed: no parse mode, markup shows literally
+        payload: dict[str, Any] = (
+            {"photo": photo, "caption": body[:1024]} if photo else {"text": body[:4096]}
+        )
+        if activity.telegram_message_id is not None:
+            payload["reply_parameters"] = {
+                "message_id": activity.telegram_message_id,
+                "allow_sending_without_reply": True,
+            }
+        return payload
+
     def promoted(self, activity: Activity, signup: Any, language: str) -> dict[str, Any]:
         tr = self.catalogs.translator(language)
         text = tr(
@@ -373,6 +426,7 @@ class Renderer:
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Install /signup, its buttons and the "+1" replies."""
+    signup_private.register()
     linli = application.bot_data["linli"]
     linli.services.activities.renderer = Renderer(linli.catalogs, linli.settings.timezone)
     if linli.ticker is not None:
@@ -382,7 +436,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(command("poll", poll_command))
     application.add_handler(CallbackQueryHandler(poll_pressed, pattern=rf"^{POLL_PREFIX}:v:"))
     application.add_handler(CallbackQueryHandler(pressed, pattern=rf"^{PREFIX}:[jc]:"))
-    application.add_handler(CallbackQueryHandler(staff_pressed, pattern=rf"^{PREFIX}:[xat]:"))
+    application.add_handler(CallbackQueryHandler(staff_pressed, pattern=rf"^{PREFIX}:[xath]:"))
     application.add_handler(
         MessageHandler(
             filters.UpdateType.MESSAGE
@@ -446,6 +500,7 @@ async def signups_command(update: Update, context: LinliContext) -> None:
     zone = ZoneInfo((await _community(context.linli, community_id)).timezone)
     heading = tr("📋 Sign-up lists")
     lines, rows = [f"<b>{escape(heading)}</b>"], []
+    now = context.services.clock.now()
     for activity in activities:
         when = format_local(activity.starts_at, zone, context.language)
         places = (
@@ -462,6 +517,8 @@ async def signups_command(update: Update, context: LinliContext) -> None:
                 _button(f"#{aid} " + tr("✅ Attendance"), "a", aid),
             ]
         )
+        if activity.starts_at <= now:  # afterwards: the organiser's thanks and a photo
+            rows[-1].append(_button(f"#{aid} " + tr("🙏 Thanks"), "h", aid))
     await reply(message, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -492,8 +549,19 @@ async def staff_pressed(update: Update, context: LinliContext) -> None:
     if not await activities.may_manage(target, query.from_user.id):
         await query.answer(tr("Only committee staff can do that."), show_alert=True)
         return
-    await query.answer()
     chat_id = query.message.chat.id if query.message else query.from_user.id
+    if action == "h":  # the thanks are written in private
+        in_private = query.message is not None and query.message.chat.type == "private"
+        refusal = await start_thanks(
+            context, query.from_user.id, chat_id if in_private else query.from_user.id, target
+        )
+        if refusal is None:
+            await query.answer(None if in_private else tr("I have written to you in private."))
+        else:
+            url = None if in_private else thanks_link(context, target)
+            await query.answer(refusal, show_alert=url is None, url=url)
+        return
+    await query.answer()
     if action == "a":
         await _attendance_card(context, target, None, chat_id)
         return
@@ -503,6 +571,9 @@ async def staff_pressed(update: Update, context: LinliContext) -> None:
     joined, waiting = await activities.listing(target)
     zone = ZoneInfo((await _community(context.linli, activity.community_id)).timezone)
     header = [tr(h) for h in EXPORT_HEADER]
+    details = activity.ask_room or activity.ask_phone  # staff-only: the file is sent in private
+    if details:
+        header += [tr("Room"), tr("Phone")]
     table = []
     for status, group in ((tr("joined"), joined), (tr("waitlist"), waiting)):
         for number, signup in enumerate(group, 1):
@@ -516,6 +587,7 @@ async def staff_pressed(update: Update, context: LinliContext) -> None:
                     signup.queued_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                     tr("yes") if signup.attended else "",
                 ]
+                + ([signup.room or "", signup.phone or ""] if details else [])
             )
     fmt = data.args[2] if len(data.args) > 2 and data.args[2] in ("csv", "xlsx") else "csv"
     content = (

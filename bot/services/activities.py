@@ -108,6 +108,12 @@ class ActivityRenderer(Protocol):
         """A place freed up: the one moved up from the waitlist hears it in private."""
         ...
 
+    def thanks(
+        self, activity: Activity, text: str, photo: str | None, taking_part: int, language: str
+    ) -> dict[str, Any]:
+        """The organiser's thanks (and photo) for the group, afterwards."""
+        ...
+
 
 class ActivityService:
     """Creates activities, takes sign-ups, keeps the waitlist."""
@@ -274,7 +280,8 @@ class ActivityService:
                     created_at=now,
                 )
                 uow.session.add(signup)
-            signup.places, signup.room, signup.phone = places, room, phone
+            signup.places = places
+            signup.room, signup.phone = room or signup.room, phone or signup.phone
             signup.queued_at = signup.updated_at = now
             signup.status = status
             try:
@@ -512,6 +519,100 @@ class ActivityService:
                         queued += 1
             await uow.commit()
         return queued
+
+    # --- details asked in private, thanks afterwards ------------------------------------------
+
+    @staticmethod
+    def wants_details(activity: Activity, signup: Signup) -> bool:
+        """The activity asks for a room or phone that this sign-up has not given yet."""
+        return (activity.ask_room and not signup.room) or (activity.ask_phone and not signup.phone)
+
+    async def signup(self, signup_id: int) -> tuple[Activity, Signup] | None:
+        """A sign-up and its activity."""
+        async with self.db.uow() as uow:
+            signup = await uow.session.get(Signup, signup_id)
+            activity = await uow.session.get(Activity, signup.activity_id) if signup else None
+        return (activity, signup) if activity is not None and signup is not None else None
+
+    async def set_details(
+        self,
+        signup_id: int,
+        user_id: int,
+        *,
+        room: str | None = None,
+        flat: tuple[str, str, str] | None = None,
+        phone: str | None = None,
+    ) -> Signup | None:
+        """Keep the room and phone given in private (only by the one who made the sign-up).
+
+        For one's own sign-up they are also remembered for next time, as a repair request
+        remembers them; a sign-up made for someone else does not touch the signer's profile.
+        """
+        async with self.db.uow() as uow:
+            signup = await uow.session.get(Signup, signup_id)
+            if signup is None or user_id not in (signup.user_id, signup.by_user_id):
+                return None
+            if flat is not None:
+                room = "-".join(flat)
+            if room:
+                signup.room = room[:50]
+            if phone:
+                signup.phone = phone[:32]
+            signup.updated_at = self.clock.now()
+            if signup.user_id == user_id:
+                user = await uow.users.get(user_id)
+                if user is not None and flat is not None:
+                    user.building, user.unit, user.room = flat
+                if user is not None and phone:
+                    user.phone = phone
+            await uow.commit()
+            return signup
+
+    async def thank(
+        self, activity_id: int, user_id: int, text: str, photo: str | None = None
+    ) -> str:
+        """Post the organiser's thanks (and photo) in the activity's group, once.
+
+        Returns "posted", or why not: "not_found", "forbidden" (not the organiser or staff),
+        "too_early" (before it starts), "no_group" (its group is gone), "already" (posted).
+        """
+        now = self.clock.now()
+        async with self.db.uow() as uow:
+            activity = await uow.session.get(Activity, activity_id)
+            if activity is None or activity.status is ActivityStatus.CANCELLED:
+                return "not_found"
+            if activity.creator_id != user_id and not await self.roles.has_role(
+                user_id, activity.community_id, Role.STAFF
+            ):
+                return "forbidden"
+            if activity.starts_at > now:
+                return "too_early"
+            chat = await uow.session.get(Chat, activity.chat_id) if activity.chat_id else None
+            if chat is None or not chat.active or self.renderer is None:
+                return "no_group"
+            joined = (
+                await uow.session.execute(
+                    select(
+                        func.coalesce(func.sum(Signup.places), 0),
+                        func.count().filter(Signup.attended.is_(True)),
+                    ).where(Signup.activity_id == activity_id, Signup.status == JOINED)
+                )
+            ).one()
+            community = await uow.communities.get(activity.community_id)
+            language = community.language if community else self.settings.default_language
+            payload = self.renderer.thanks(
+                activity, text, photo, int(joined[1] or joined[0]), language
+            )
+            queued = await uow.outbox.enqueue(
+                f"activity:{activity.id}:thanks",
+                chat.telegram_id,
+                payload,
+                method="sendPhoto" if photo else "sendMessage",
+            )
+            if queued is None:
+                return "already"
+            await uow.commit()
+            return "posted"
 
     async def tick(self, now: datetime) -> None:
         """The periodic job: close lists past their deadline, remind before activities."""

@@ -250,3 +250,88 @@ async def test_staff_may_let_residents_start_lists(linli: Linli) -> None:
     assert "只有工作人员" in answer["text"]
     [refused] = await linli.say(RESIDENTS_GROUP, WANG, "/signup 周日下午3点 包粽子")
     assert "只有工作人员" in refused["text"]
+
+
+async def test_room_and_phone_are_asked_in_private_and_only_the_building_is_shown(
+    linli: Linli,
+) -> None:
+    from bot.demo import STAFF_GROUP
+    from tests.e2e.test_repair import last_bot_message
+
+    await linli.say(WANG, WANG, "/start")  # 王阿姨 has a private chat; 李先生 has not
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 上门理发 限10人 登记房号 登记电话")
+    listing = await the_list(linli)
+    assert "上门理发" in listing["text"] and "私聊" in listing["text"]
+    assert "登记" not in listing["text"].splitlines()[0]  # the options are not in the title
+    joined = await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
+    assert "已报名" in joined["answer"]["text"] and "私聊" in joined["answer"]["text"]
+    question = await last_bot_message(linli, WANG)
+    assert "上门理发" in question["text"] and "房号" in question["text"]
+    await press(linli, WANG, WANG, question, "3-1-302")  # remembered from before: one tap
+    [phone] = await linli.say(WANG, WANG, "12345")
+    assert "不像电话号码" in phone["text"]
+    [done] = await linli.say(WANG, WANG, "138 1234 5678")
+    assert "已登记" in done["text"]
+
+    # 李先生 has no private chat: the answer carries the link that opens one and asks there.
+    joined = await press(linli, RESIDENTS_GROUP, LI, await the_list(linli), "报名")
+    url = joined["answer"]["url"]
+    assert url and "start=sud-" in url
+    [question] = await linli.say(LI, LI, "/start " + url.split("start=")[1])
+    assert "房号" in question["text"]
+    again = await linli.say(LI, LI, "五楼")
+    assert "3-1-302" in again[0]["text"] and "房号" in again[-1]["text"]
+    await linli.say(LI, LI, "5号楼2单元1101")
+    [done] = await linli.say(LI, LI, "13900001111")
+    assert "已登记" in done["text"]
+
+    names = (await the_list(linli))["text"]
+    assert "王 阿姨 3号楼" in names and "李 先生 5号楼" in names
+    for private in ("302", "1101", "1381234", "13900001111"):
+        assert private not in names  # the room and phone never in the residents' group
+    [overview] = await linli.say(STAFF_GROUP, ZHANG, "/signups")
+    await press(linli, STAFF_GROUP, ZHANG, overview, "CSV")
+    export = await last_bot_message(linli, STAFF_GROUP)
+    content = (await linli.sandbox.download(export["document"]["file_id"])).decode("utf-8-sig")
+    assert "3-1-302" in content and "13812345678" in content and "5-2-1101" in content
+
+
+async def test_the_organiser_posts_thanks_with_a_photo_once_afterwards(
+    linli: Linli, clock: FakeClock
+) -> None:
+    from tests.e2e.test_repair import last_bot_message, outbox_idle, tiny_png
+
+    await linli.say(ZHANG, ZHANG, "/start")
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 明天上午9点 清洁家园 限5人")
+    listing = await the_list(linli)
+    await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
+    await press(linli, RESIDENTS_GROUP, LI, await the_list(linli), "报名")
+    [overview] = await linli.say(ZHANG, ZHANG, "/signups")
+    assert not any("感谢" in label for label, _ in buttons_of(overview))  # not before it starts
+    clock.advance(days=1, hours=3)  # the morning after: it has taken place
+    [overview] = await linli.say(ZHANG, ZHANG, "/signups")
+    activity_id = [d for label, d in buttons_of(overview) if "感谢" in label][0].split(":")[-1]
+    [forged] = await linli.say(WANG, WANG, f"/start sut-{activity_id}")  # a resident's try
+    assert "只有组织者或工作人员" in forged["text"]
+    await press(linli, ZHANG, ZHANG, overview, "感谢")
+    prompt = await last_bot_message(linli, ZHANG)
+    assert "清洁家园" in prompt["text"] and "照片" in prompt["text"]
+    await linli.sandbox.post(
+        "/sandbox/api/send",
+        {"chat_id": ZHANG, "user_id": ZHANG, "photo": tiny_png(), "caption": "谢谢<b>大家</b>！"},
+    )
+    preview = await last_bot_message(linli, ZHANG)
+    assert "谢谢<b>大家</b>！" in preview["text"] and "照片" in preview["text"]
+    await press(linli, ZHANG, ZHANG, preview, "发布")
+    await outbox_idle(linli)
+    posted = await last_bot_message(linli, RESIDENTS_GROUP)
+    assert posted.get("photo") and "清洁家园" in posted["caption"]
+    assert "谢谢<b>大家</b>！" in posted["caption"] and "2 位邻居参加" in posted["caption"]
+    assert posted["reply_to_message"]["message_id"] == listing["message_id"]
+    [overview] = await linli.say(ZHANG, ZHANG, "/signups")
+    await press(linli, ZHANG, ZHANG, overview, "感谢")
+    await linli.say(ZHANG, ZHANG, "再次感谢")
+    await press(linli, ZHANG, ZHANG, await last_bot_message(linli, ZHANG), "发布")
+    assert "已经发过" in (await last_bot_message(linli, ZHANG))["text"]
+    await outbox_idle(linli)
+    assert (await last_bot_message(linli, RESIDENTS_GROUP))["message_id"] == posted["message_id"]
