@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.clock import FakeClock
 from bot.demo import seed_demo
@@ -155,3 +156,57 @@ def test_bad_drafts_are_refused_with_a_reason(
     with pytest.raises(DraftError) as refused:
         services.activities.check(ActivityDraft(**values))  # type: ignore[arg-type]
     assert refused.value.reason == reason
+
+
+async def test_details_are_kept_for_the_one_who_signed_up_and_thanks_are_queued_once(
+    services: Services, database: Database, clock: FakeClock
+) -> None:
+    from bot.demo import RESIDENTS_GROUP
+    from bot.i18n import Catalogs
+    from handlers.signup import Renderer
+    from storage.models import OutboxMessage, User
+
+    a = services.activities
+    a.renderer = Renderer(Catalogs(), "Asia/Shanghai")
+    chat = await services.groups.chat(RESIDENTS_GROUP)
+    assert chat is not None
+    async with database.uow() as uow:
+        [community] = await uow.communities.all()
+    activity = await a.create(
+        community.id,
+        ZHANG,
+        chat.id,
+        ActivityDraft(
+            title="<b>清洁</b>", starts_at=clock.now() + timedelta(hours=2), ask_room=True
+        ),
+    )
+    own = (await a.join(activity.id, PEOPLE[0], "甲")).signup
+    behalf = (await a.join(activity.id, PEOPLE[1], "乙", on_behalf_of="王奶奶")).signup
+    assert own is not None and behalf is not None and a.wants_details(activity, own)
+    assert await a.set_details(own.id, PEOPLE[1], flat=("3", "1", "302")) is None  # not theirs
+    saved = await a.set_details(own.id, PEOPLE[0], flat=("3", "1", "302"), phone="13812345678")
+    assert saved is not None and saved.room == "3-1-302" and not a.wants_details(activity, saved)
+    await a.set_details(behalf.id, PEOPLE[1], flat=("9", "9", "909"))
+    async with database.uow() as uow:
+        mine = await uow.session.get(User, PEOPLE[0])
+        signer = await uow.session.get(User, PEOPLE[1])
+    assert mine is not None and (mine.building, mine.room, mine.phone) == (
+        "3",
+        "302",
+        "13812345678",
+    )
+    assert signer is not None and signer.room is None  # the elder's flat is not the signer's
+
+    assert await a.thank(activity.id, ZHANG, "谢谢大家") == "too_early"
+    clock.advance(hours=3)
+    assert await a.thank(activity.id, PEOPLE[0], "谢谢大家") == "forbidden"
+    outcomes = await asyncio.gather(*(a.thank(activity.id, ZHANG, "谢谢大家") for _ in range(3)))
+    assert sorted(outcomes) == ["already", "already", "posted"]
+    async with database.uow() as uow:
+        [queued] = (
+            await uow.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.idempotency_key.like("activity:%thanks"))
+            )
+        ).all()
+    assert queued.chat_telegram_id == RESIDENTS_GROUP
+    assert "<b>清洁</b>" in queued.payload["text"] and "2 位邻居参加" in queued.payload["text"]
