@@ -42,6 +42,9 @@ CAPACITY = re.compile(
     r"(?:限|名额|限额)\s*(\d+)\s*(?:人|名|位)?|(?<![\d:+])(\d+)\s*(?:人|名额)(?!\w*[时点])"
 )
 PARTY = re.compile(r"每户\s*(?:最多)?\s*(\d+)\s*(?:人|位)?|\+\s*(\d+)")
+PLACE = re.compile(
+    r"(?:集合)?(?:地点|地址|集合)\s*[:：]\s*(\S+)|📍\s*(\S+)|place\s*:\s*(\S+)", re.I
+)
 DEADLINE = re.compile(r"截止\s*(?:时间)?[:：]?\s*(\S+)")
 NO_WAITLIST = re.compile(r"不候补|无候补|不设候补")
 ASK_ROOM = re.compile(r"(?:登记|需要?|要|留|问)(?:楼号|门牌号?|房号|房间号|住址)|ask room", re.I)
@@ -71,6 +74,10 @@ def parse_options(text: str) -> tuple[str, dict[str, Any], str | None]:
     found = DEADLINE.search(text)
     if found:
         deadline_text = found.group(1)
+        text = text[: found.start()] + text[found.end() :]
+    found = PLACE.search(text)
+    if found:
+        options["place"] = next(g for g in found.groups() if g)[:200]
         text = text[: found.start()] + text[found.end() :]
     found = PARTY.search(text)  # before the capacity: 每户2人 is not 2 places in all
     if found:
@@ -121,6 +128,8 @@ async def list_text(linli: Any, activity: Activity, tr: Translate, language: str
             deadline=format_local(activity.deadline, zone, language),
         ),
     ]
+    if activity.place:
+        lines.append("📍 " + escape(activity.place))
     if activity.max_party > 1:
         lines.append(tr("A household may bring up to {n} people.", n=activity.max_party))
     if activity.ask_room or activity.ask_phone:
@@ -227,11 +236,13 @@ async def signup_command(update: Update, context: LinliContext) -> None:
         await reply(message, tr("Send /signup in your community's group: the list lives there."))
         return
     community_id = identity.community_id
+    args = (message.text or "").split(maxsplit=1)
+    if len(args) < 2 and await _point_to_open_lists(context, message):
+        return  # "/signup" alone: where are the lists? (posted again if an admin deleted one)
     is_staff = await context.services.roles.has_role(message.from_user.id, community_id, Role.STAFF)
     if not is_staff and not (await _community(context.linli, community_id)).residents_signups:
         await reply(message, tr("Only committee staff can start a sign-up list."))
         return
-    args = (message.text or "").split(maxsplit=1)
     if len(args) < 2:
         await reply(
             message,
@@ -264,6 +275,30 @@ async def signup_command(update: Update, context: LinliContext) -> None:
         await reply(message, tr(DRAFT_ERRORS.get(exc.reason, DRAFT_ERRORS["title"])))
         return
     await show_list(context.linli, context.bot, activity.id)
+
+
+async def _point_to_open_lists(context: LinliContext, message: Any) -> bool:
+    """Answer "/signup" alone with a pointer to each open list of this group; a list an admin
+    deleted is posted again first. False when the group has no open list."""
+    chat_row = await context.services.groups.chat(message.chat.id)
+    activities = context.services.activities
+    shown = await activities.open_in_chat(chat_row.id) if chat_row else []
+    for activity in shown:
+        await show_list(context.linli, context.bot, activity.id)
+        current = await activities.get(activity.id)
+        if current is None or current.telegram_message_id is None:
+            continue
+        try:
+            await context.bot.send_message(
+                message.chat.id,
+                context.tr("👆 The list for «{title}» is here.", title=escape(activity.title)),
+                parse_mode="HTML",
+                reply_to_message_id=current.telegram_message_id,
+                allow_sending_without_reply=True,
+            )
+        except TelegramError as exc:
+            log.warning("activity %s: could not point to the list: %s", activity.id, exc)
+    return bool(shown)
 
 
 async def _join_or_cancel(

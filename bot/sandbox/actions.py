@@ -140,6 +140,26 @@ def edit(hub: Hub, chat_id: Any, user_id: Any, message_id: Any, text: str | None
     return message
 
 
+def delete(hub: Hub, chat_id: Any, user_id: Any, message_id: Any) -> dict[str, Any]:
+    """A person deletes a message: their own, or anyone's as a group's admin. As in Telegram,
+    the bot is not told; editing the message afterwards fails with "message to edit not found"."""
+    chat, user = find_chat(hub, chat_id), find_user(hub, user_id)
+    message = chat.live(_int(message_id, "message_id"))
+    if message is None:
+        raise ActionError("no such message", "找不到这条消息")
+    if message["from"]["id"] != user.id and chat.status(user.id) not in (
+        "administrator",
+        "creator",
+    ):
+        raise ActionError(
+            "only the author or a group admin can delete a message",
+            "只有发送者或群管理员可以删除消息",
+        )
+    chat.flags.setdefault(message["message_id"], {})["deleted"] = True
+    hub.record(chat, message, "delete")
+    return message
+
+
 def press(hub: Hub, chat_id: Any, user_id: Any, message_id: Any, data: Any) -> str:
     """A person presses an inline button; the bot gets a callback_query. Returns its id."""
     chat, user = find_chat(hub, chat_id), find_user(hub, user_id)

@@ -91,7 +91,8 @@ class Scripting:
         """Every scripting route."""
         table = [
             ("GET", "state", self.state), ("POST", "send", self.send), ("POST", "edit", self.edit),
-            ("POST", "press", self.press), ("GET", "transcript", self.transcript),
+            ("POST", "press", self.press),
+            ("POST", "delete", self.delete), ("GET", "transcript", self.transcript),
             ("GET", "answers", self.answers), ("POST", "users", self.users),
             ("POST", "chats", self.chats), ("POST", "members", self.members),
             ("POST", "migrate", self.migrate), ("POST", "block", self.block),
@@ -158,6 +159,13 @@ class Scripting:
             self.hub, data["chat_id"], data["user_id"], data["message_id"], data.get("text")
         )
         return {"ok": True, "message_id": message["message_id"], "message": message}
+
+    async def delete(self, request: web.Request) -> Any:
+        """A person (the author, or a group admin) deletes a message."""
+        data = await _json(request)
+        _need(data, "chat_id", "user_id", "message_id")
+        actions.delete(self.hub, data["chat_id"], data["user_id"], data["message_id"])
+        return {"ok": True}
 
     async def press(self, request: web.Request) -> Any:
         """A person presses an inline button; with `wait`, the bot's answer is awaited."""

@@ -217,6 +217,17 @@ class ActivityService:
                 )
             )
 
+    async def open_in_chat(self, chat_id: int) -> list[Activity]:
+        """The lists still open in a group, soonest first (at most 5)."""
+        async with self.db.uow() as uow:
+            rows = await uow.session.scalars(
+                select(Activity)
+                .where(Activity.chat_id == chat_id, Activity.status == ActivityStatus.OPEN)
+                .order_by(Activity.starts_at, Activity.id)
+                .limit(5)
+            )
+            return list(rows.all())
+
     async def may_manage(self, activity_id: int, user_id: int) -> bool:
         """The organiser, or staff of the community."""
         activity = await self.get(activity_id)

@@ -335,3 +335,25 @@ async def test_the_organiser_posts_thanks_with_a_photo_once_afterwards(
     assert "已经发过" in (await last_bot_message(linli, ZHANG))["text"]
     await outbox_idle(linli)
     assert (await last_bot_message(linli, RESIDENTS_GROUP))["message_id"] == posted["message_id"]
+
+
+async def test_a_list_deleted_by_an_admin_comes_back_from_the_database(linli: Linli) -> None:
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 社区义诊 限5人")
+    listing = await the_list(linli)
+    await press(linli, RESIDENTS_GROUP, WANG, listing, "报名")
+    await linli.sandbox.post(
+        "/sandbox/api/delete",
+        {"chat_id": RESIDENTS_GROUP, "user_id": ZHANG, "message_id": listing["message_id"]},
+    )
+    # Someone asks where the list went: "/signup" alone posts it again, names intact.
+    replies = await linli.say(RESIDENTS_GROUP, LI, "/signup")
+    again = await the_list(linli)
+    assert again["message_id"] != listing["message_id"] and not again.get("deleted")
+    assert "1. 王 阿姨" in again["text"] and "1 / 5" in again["text"]
+    pointer = [r for r in replies if "接龙在这里" in (r.get("text") or "")]
+    assert pointer and pointer[0]["reply_to_message"]["message_id"] == again["message_id"]
+    await press(linli, RESIDENTS_GROUP, LI, again, "报名")  # and the new one works
+    assert "2. 李 先生" in (await the_list(linli))["text"]
+    # While the list is there, "/signup" only points to it: no second copy.
+    await linli.say(RESIDENTS_GROUP, LI, "/signup")
+    assert (await the_list(linli))["message_id"] == again["message_id"]

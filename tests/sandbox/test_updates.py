@@ -309,3 +309,30 @@ async def test_webhook_delivery_with_the_secret(
         assert (await bot.get_webhook_info()).url == ""
     finally:
         await runner.cleanup()
+
+
+async def test_an_admin_deletes_a_message_and_the_bot_can_no_longer_edit_it(
+    bot: Bot, script: Script
+) -> None:
+    from telegram.error import BadRequest
+
+    from tests.sandbox.conftest import EMMA
+
+    sent = await bot.send_message(GROUP, "接龙名单")
+    refused, body = await script.call(
+        "POST",
+        "/sandbox/api/delete",
+        json={"chat_id": GROUP, "user_id": WANG, "message_id": sent.message_id},
+    )
+    assert refused == 400 and "admin" in body["error"]  # not hers, and she is no admin
+    await script.ok(
+        "POST",
+        "/sandbox/api/delete",
+        json={"chat_id": GROUP, "user_id": EMMA, "message_id": sent.message_id},
+    )
+    try:
+        await bot.edit_message_text("接龙名单 1. 王", chat_id=GROUP, message_id=sent.message_id)
+        raise AssertionError("editing a deleted message must fail")
+    except BadRequest as exc:
+        assert "not found" in str(exc).lower()
+    assert await bot.get_updates() == ()  # Telegram tells bots nothing of a deletion

@@ -27,6 +27,13 @@ from handlers.signup import REPLY_JOIN, parse_options
             None,
         ),
         ("Haircuts ask room ask phone", "Haircuts", {"ask_room": True, "ask_phone": True}, None),
+        (
+            "社区义诊 地点：社区活动室 限30人",
+            "社区义诊",
+            {"place": "社区活动室", "capacity": 30},
+            None,
+        ),
+        ("Bingo 📍Clubhouse", "Bingo", {"place": "Clubhouse"}, None),
         # A title that merely mentions a phone asks for nothing.
         ("防电话诈骗讲座", "防电话诈骗讲座", {}, None),
         ("下午3点的讲座 3楼会议室", "下午3点的讲座 3楼会议室", {}, None),
