@@ -357,3 +357,15 @@ async def test_a_list_deleted_by_an_admin_comes_back_from_the_database(linli: Li
     # While the list is there, "/signup" only points to it: no second copy.
     await linli.say(RESIDENTS_GROUP, LI, "/signup")
     assert (await the_list(linli))["message_id"] == again["message_id"]
+
+
+async def test_names_with_markup_are_shown_literally(linli: Linli) -> None:
+    await linli.say(RESIDENTS_GROUP, ZHANG, "/signup 周六上午9点 茶话会")
+    listing = await the_list(linli)
+    [answer] = await linli.say(
+        RESIDENTS_GROUP, WANG, "接龙 <i>李奶奶</i>&amp;", reply_to_message_id=listing["message_id"]
+    )
+    assert "<i>李奶奶</i>&amp;" in answer["text"]
+    names = await the_list(linli)
+    assert "1. <i>李奶奶</i>&amp;" in names["text"]
+    assert all(e["type"] != "italic" for e in names.get("entities", []))
