@@ -84,3 +84,14 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield db
     finally:
         await drop()  # type: ignore[misc]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """State what the proving suite ran: inputs, faults, kills, permission cases (issue 10)."""
+    from tests.proof import summary
+
+    lines = summary()
+    if lines:
+        terminalreporter.section("what was proven")
+        for line in lines:
+            terminalreporter.write_line(line)
