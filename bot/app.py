@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import APP_KEY, Linli, LinliContext
+from bot.reading import make_bot
 from handlers import (
     care,
     dashboard,
@@ -56,14 +57,8 @@ def build_application(
     """Build the Application for polling (with an updater) or a webhook (without)."""
     builder = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .base_file_url(base_file_url)
+        .bot(make_bot(token, base_url, base_file_url))  # reads updates one by one if need be
         .context_types(ContextTypes(context=LinliContext))
-        .connect_timeout(10)
-        .read_timeout(15)
-        .write_timeout(20)
-        .get_updates_read_timeout(35)
     )
     if not with_updater:
         builder = builder.updater(None)

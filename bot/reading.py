@@ -1,0 +1,87 @@
+"""Reading updates one by one, so one that cannot be read does not stop all the others.
+
+python-telegram-bot reads a whole getUpdates batch at once: if one update in it has a shape
+this version cannot read (a field Telegram added or dropped after the library was released),
+the whole batch fails, the offset never moves, and polling is stuck on it for good. Linli's
+bot reads such a batch again update by update: an unreadable one is logged, counted and
+replaced by an empty update with the same `update_id`, so the offset moves past it and every
+other update is handled. The webhook does the same with `read_update`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = (TypeError, ValueError, KeyError, AttributeError, IndexError)
+skipped = 0  # updates that could not be read since start (for the metrics)
+
+
+def read_update(data: dict[str, Any], bot: Bot) -> Update:
+    """The update, or an empty one with its `update_id` when this library cannot read it."""
+    global skipped
+    try:
+        return Update.de_json(copy.deepcopy(data), bot)
+    except UNREADABLE as exc:
+        skipped += 1
+        log.error(
+            "update %s could not be read and is skipped (%s: %s); keys: %s",
+            data.get("update_id"),
+            type(exc).__name__,
+            str(exc)[:200],
+            sorted(data)[:10],
+        )
+        return Update(update_id=int(data.get("update_id") or 0))
+
+
+class LinliBot(ExtBot):  # type: ignore[type-arg]
+    """PTB's bot, except that a batch of updates it cannot read is read one update at a time."""
+
+    async def get_updates(  # type: ignore[override]
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: Any = None,  # noqa: ASYNC109 - PTB's own signature
+        allowed_updates: Any = None,
+        **kwargs: Any,
+    ) -> tuple[Update, ...]:
+        try:
+            return await super().get_updates(
+                offset=offset,
+                limit=limit,
+                timeout=timeout,
+                allowed_updates=allowed_updates,
+                **kwargs,
+            )
+        except UNREADABLE:
+            # The batch is still there (the offset did not move): fetch it again, read each.
+            raw = await self._post(
+                "getUpdates",
+                {
+                    "offset": offset,
+                    "limit": limit,
+                    "timeout": 0,
+                    "allowed_updates": allowed_updates,
+                },
+            )
+            return tuple(read_update(data, self) for data in raw or [])
+
+
+def make_bot(token: str, base_url: str, base_file_url: str) -> LinliBot:
+    """The bot with the timeouts Linli uses (as ApplicationBuilder would make it)."""
+    return LinliBot(
+        token=token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        request=HTTPXRequest(
+            connection_pool_size=256, connect_timeout=10, read_timeout=15, write_timeout=20
+        ),
+        get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=35),
+    )
