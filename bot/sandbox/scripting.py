@@ -138,6 +138,7 @@ class Scripting:
                     _integer(data.get("duration"), "duration"),
                 )
         _need(data, "chat_id", "user_id")
+        before = self.hub.feed.last_queued
         message = actions.send(
             self.hub,
             data["chat_id"],
@@ -149,7 +150,14 @@ class Scripting:
             voice=data.get("_voice"),
             sender_chat=data.get("sender_chat") or None,
         )
-        return {"ok": True, "message_id": message["message_id"], "message": message}
+        queued = self.hub.feed.last_queued
+        update_id = queued if queued != before else None  # None: the bot does not see it
+        return {
+            "ok": True,
+            "message_id": message["message_id"],
+            "update_id": update_id,
+            "message": message,
+        }
 
     async def edit(self, request: web.Request) -> Any:
         """A person edits their message."""

@@ -49,6 +49,7 @@ class UpdateFeed:
         self._pending: list[_Pending] = []
         self._history: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self.allowed_updates: list[str] | None = None
+        self.last_queued: int | None = None  # the update_id most recently queued
         self.webhook: Webhook | None = None
         self.signal = Signal()
         self._task: asyncio.Task[None] | None = None
@@ -73,6 +74,7 @@ class UpdateFeed:
             update = {"update_id": self._take_id(), **update}
         self._pending.append(_Pending(update))
         self._history[update["update_id"]] = update
+        self.last_queued = update["update_id"]
         while len(self._history) > HISTORY_SIZE:
             self._history.popitem(last=False)
         self.signal.notify()
