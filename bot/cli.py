@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.redact import RedactingFilter
+from bot.redact import install as install_redaction
 from bot.settings import Settings, SettingsError, load_settings
 from bot.startup import StartupError
 from knowledge.cli import add_faq_commands, run_faq
@@ -26,6 +28,10 @@ def configure_logging(level: str) -> None:
     )
     for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # The token is in every Bot API URL httpx and PTB log; secrets are masked at source.
+    install_redaction()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 async def _run(settings: Settings) -> int:

@@ -23,6 +23,9 @@ from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
 from bot.i18n import Catalogs
 from bot.open311 import Open311
 from bot.outbox import OutboxDispatcher
+from bot.reading import read_update
+from bot.redact import install as install_redaction
+from bot.redact import protect
 from bot.services import Services
 from bot.settings import Settings, UpdateMode
 from bot.startup import StartupError
@@ -65,6 +68,10 @@ class Runtime:
         self.ready_seconds: float | None = None
         given = settings.webhook_secret
         self._secret = given.get_secret_value() if given else secrets.token_urlsafe(32)
+        token = settings.telegram_bot_token
+        protect(self._secret, token.get_secret_value() if token else SANDBOX_TOKEN)
+        protect(*(entry.partition(":")[0] for entry in settings.open311_api_keys))
+        install_redaction()  # request URLs carry the token: logs get it masked, here and in tests
 
     @property
     def webhook(self) -> bool:
@@ -187,7 +194,7 @@ class Runtime:
 
     async def _feed(self, data: dict[str, Any]) -> None:
         assert self.application is not None
-        update = Update.de_json(data, self.application.bot)
+        update = read_update(data, self.application.bot)  # unreadable: skipped, logged
         await self.application.update_queue.put(update)
 
     async def _ready(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -11,6 +12,7 @@ import pytest
 
 from bot.settings import Settings
 from storage.db import Database
+from tests.log_secrets import WATCH, register_settings
 
 PG_URL_ENV = "LINLI_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -42,6 +44,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "LINLI_LOG_LEVEL": "DEBUG",
         }
         values.update(overrides)
+        register_settings(values)  # tokens and secrets given must never show in a log
         return Settings(_env_file=None, **values)  # type: ignore[arg-type, call-arg]
 
     return make
@@ -86,10 +89,38 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await drop()  # type: ignore[misc]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Watch every log record, DEBUG too, for secrets (tests/log_secrets.py)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    root.addHandler(WATCH)
+    # aiosqlite narrates every database call at DEBUG; nothing secret, and it would cost time.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Name the test a secret in the logs came from."""
+    WATCH.test = item.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A secret in any log record fails the run."""
+    from tests.proof import record
+
+    logging.getLogger().removeHandler(WATCH)
+    record("log records scanned", WATCH.scanned)
+    if WATCH.findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """State what the proving suite ran: inputs, faults, kills, permission cases (issue 10)."""
     from tests.proof import summary
 
+    if WATCH.findings:
+        terminalreporter.section("secrets in the logs", red=True)
+        for line in WATCH.report():
+            terminalreporter.write_line(line)
     lines = summary()
     if lines:
         terminalreporter.section("what was proven")

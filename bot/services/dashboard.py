@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from bot.clock import Clock
 from bot.i18n import choose_language
+from bot.redact import protect
 from bot.services.roles import RoleService
 from bot.settings import Settings
 from storage.db import Database
@@ -77,6 +78,7 @@ class DashboardService:
         if not await self.staff_communities(user_id):
             return None
         token = secrets.token_urlsafe(32)
+        protect(token)  # it travels in a message: PTB logs the call's parameters at DEBUG
         now = self.clock.now()
         async with self.db.uow() as uow:
             uow.session.add(
@@ -118,6 +120,7 @@ class DashboardService:
         if not await self.staff_communities(user_id):
             return None
         session_token = secrets.token_urlsafe(32)
+        protect(session_token)
         async with self.db.uow() as uow:
             uow.session.add(
                 DashboardSession(
