@@ -55,6 +55,8 @@ def escape(text: str | None) -> str:
 async def reply(message: Message, text: str, **kwargs: object) -> Message | None:
     """Reply in HTML; a chat that refuses the message is logged, not raised."""
     try:
+        # In a group the answer quotes the message, and still arrives if it was deleted meanwhile.
+        kwargs.setdefault("allow_sending_without_reply", True)
         return await message.reply_html(text, do_quote=message.chat.type != "private", **kwargs)
     except Forbidden as exc:
         log.warning("cannot write to chat %s: %s", message.chat_id, exc.message)
