@@ -3,7 +3,11 @@
 A row goes pending → sending (a conditional UPDATE, committed before the request
 leaves) → sent, failed or unknown, or back to pending to be tried again later. A send
 whose outcome cannot be known (a timeout after the request left, a crash mid-send) ends
-as unknown and is never repeated blindly.
+as unknown and is never repeated blindly: an ordinary message is not sent again (a
+notice twice in a group of 500 is noise, and staff are told it may not have arrived), but
+an urgent one (priority >= URGENT: alerts about elders) is sent once more, under the key
+`<key>:again`, because an alert twice costs less than an alert missed. Both are counted
+(`stats["unknown"]`, `stats["resent"]`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ MAX_ATTEMPTS = 10  # network failures before a message is given up
 MAX_BACKOFF = 300.0  # seconds
 IDLE_WAIT = 1.0  # seconds between rounds when nothing else says when to look again
 PRIORITIES = (1, 0)  # outbox priority levels, served in this order: alerts about elders first
+URGENT = 1  # this priority and above: sent once more when the outcome of a send is unknown
+AGAIN = ":again"  # key suffix of that second send
 
 # Bot API method -> (python-telegram-bot method, parameters it requires by name).
 # Everything else in the payload travels as api_kwargs, exactly as written.
@@ -112,7 +118,7 @@ class OutboxDispatcher:
         self._clock = clock
         self.limiter = RateLimiter(limits, clock=clock)
         self.stats: dict[str, int] = dict.fromkeys(
-            ("sent", "failed", "unknown", "retried", "rate_limited"), 0
+            ("sent", "failed", "unknown", "resent", "retried", "rate_limited"), 0
         )
         self._listeners: list[tuple[str, Listener]] = []
         self._wake = asyncio.Event()
@@ -248,8 +254,8 @@ class OutboxDispatcher:
             return True
         except NetworkError as exc:
             if _request_may_have_left(exc):
-                log.warning("outbox %s: outcome unknown, not repeated: %r", row.id, exc)
                 await self._end(row, OutboxStatus.UNKNOWN, last_error=f"outcome unknown: {exc}")
+                await self._send_again_if_urgent(row, exc)
                 return True
             return await self._back_off(row, exc)
         except TelegramError as exc:
@@ -270,6 +276,26 @@ class OutboxDispatcher:
             _message=sent,
         )
         return True
+
+    async def _send_again_if_urgent(self, row: OutboxMessage, exc: Exception) -> None:
+        """An urgent message whose fate is unknown goes once more; any other is left as it is."""
+        if row.priority < URGENT or row.idempotency_key.endswith(AGAIN):
+            log.warning("outbox %s: outcome unknown, not repeated: %r", row.id, exc)
+            return
+        key = f"{row.idempotency_key}{AGAIN}"[:200]
+        async with self.db.uow() as uow:
+            again = await uow.outbox.enqueue(
+                key, row.chat_telegram_id, row.payload, method=row.method, priority=row.priority
+            )
+            await uow.commit()
+        if again is not None:
+            self.stats["resent"] += 1
+            log.warning(
+                "outbox %s: outcome unknown; urgent, so sent once more as %s: %r",
+                row.id,
+                again.id,
+                exc,
+            )
 
     async def _back_off(self, row: OutboxMessage, exc: NetworkError) -> bool:
         attempts = row.attempts + 1

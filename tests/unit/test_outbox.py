@@ -247,6 +247,7 @@ async def test_a_notice_to_three_groups_is_sent_once_to_each_even_when_dispatch_
         "sent": 3,
         "failed": 0,
         "unknown": 0,
+        "resent": 0,
         "retried": 0,
         "rate_limited": 0,
     }
