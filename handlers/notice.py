@@ -153,6 +153,7 @@ class Renderer:
         failed: Sequence[tuple[str, str]],
         skipped: Sequence[str],
         language: str,
+        unknown: Sequence[str] = (),
     ) -> dict[str, Any]:
         tr = self._tr(language)
         lines = [
@@ -160,12 +161,21 @@ class Renderer:
                 "📢 Notice #{id} was posted to {sent} of {total} groups.",
                 id=notice.id,
                 sent=len(sent),
-                total=len(sent) + len(failed) + len(skipped),
+                total=len(sent) + len(failed) + len(unknown) + len(skipped),
             )
         ]
         if failed:
             lines.append(tr("Could not post to:"))
             lines += [f"• {escape(title)} — {escape(error[:120])}" for title, error in failed[:30]]
+        if unknown:
+            lines.append(
+                tr(
+                    "May not have arrived (the connection broke after sending, so it was not "
+                    "sent again, to avoid posting it twice; please look in these groups and "
+                    "/broadcast it again where it is missing):"
+                )
+            )
+            lines += [f"• {escape(title)}" for title in unknown[:30]]
         if skipped:
             lines.append(tr("Skipped, the bot is no longer in:"))
             lines += [f"• {escape(title)}" for title in skipped[:30]]

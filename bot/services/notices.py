@@ -142,8 +142,11 @@ class NoticeRenderer(Protocol):
         failed: Sequence[tuple[str, str]],
         skipped: Sequence[str],
         language: str,
+        unknown: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """The delivery report for staff: where it could not be posted, and why."""
+        """The delivery report for staff: where it could not be posted, and why; where it may
+        not have arrived (`unknown`: the send's outcome could not be known, so it was not
+        repeated)."""
         ...
 
     def missed(
@@ -704,11 +707,12 @@ class NoticeService:
                 failed = [
                     (titles.get(p.chat_id, "?"), p.error or "")
                     for p in posts
-                    if p.status in ("failed", "unknown")
+                    if p.status == "failed"
                 ]
+                unknown = [titles.get(p.chat_id, "?") for p in posts if p.status == "unknown"]
                 _live, gone = await self._targets(uow, notice)
                 skipped = [c.title or str(c.telegram_id) for c in gone]
-                if failed or skipped or not posts:
+                if failed or unknown or skipped or not posts:
                     language = await community_language(
                         uow, notice.community_id, self.settings.default_language
                     )
@@ -718,7 +722,7 @@ class NoticeService:
                         notice.community_id,
                         f"notice:report:{occurrence.id}",
                         self._renderer().report(
-                            notice, occurrence, sent, failed, skipped, language
+                            notice, occurrence, sent, failed, skipped, language, unknown
                         ),
                     )
                 reported += 1

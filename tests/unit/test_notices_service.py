@@ -34,7 +34,14 @@ class Plain:
         return {"text": f"remind: {notice.text}"}
 
     def report(
-        self, notice: Any, occurrence: Any, sent: Any, failed: Any, skipped: Any, language: str
+        self,
+        notice: Any,
+        occurrence: Any,
+        sent: Any,
+        failed: Any,
+        skipped: Any,
+        language: str,
+        unknown: Any = (),
     ) -> dict[str, Any]:
         return {"text": f"report: {len(sent)} sent, {len(failed)} failed, {len(skipped)} skipped"}
 
