@@ -39,6 +39,7 @@ from bot.ticket_export import to_csv, to_xlsx
 from bot.when import Recurrence, When, WhenError, format_local, parse_when, split_when
 from handlers.common import command, escape, html_payload, person, reply
 from handlers.dialogs import Flow, Input, Turn, start_dialog
+from handlers.repair import cut
 from storage.models import Notice, NoticeOccurrence, NoticePost, NoticeStatus
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class Renderer:
         self, notice: Notice, due: datetime, count: int, zone: ZoneInfo, language: str
     ) -> dict[str, Any]:
         tr = self._tr(language)
-        excerpt = notice.text[:80]
+        excerpt = cut(notice.text, 80)
         text = tr(
             "⚠️ Notice #{id} «{text}» was not posted: it fell due at {when} while Linli was "
             "down, and is now too late ({count} time(s) missed). Post it again with /broadcast "
@@ -487,9 +488,9 @@ async def notices_command(update: Update, context: LinliContext) -> None:
         for notice in upcoming:
             lines.append(
                 f"#{notice.id} · {when_line(notice, zone, tr, language)} · "
-                f"{tr(STATUS_NAMES[notice.status])} · {escape(notice.text[:40])}"
+                f"{tr(STATUS_NAMES[notice.status])} · {escape(cut(notice.text, 40))}"
             )
-            rows.append([_button(f"#{notice.id} ✏️ " + notice.text[:20], "v", str(notice.id))])
+            rows.append([_button(f"#{notice.id} ✏️ " + cut(notice.text, 20), "v", str(notice.id))])
     else:
         lines.append(tr("Nothing is scheduled."))
     if recent:
@@ -497,7 +498,7 @@ async def notices_command(update: Update, context: LinliContext) -> None:
         lines.append(tr("Posted in the last 7 days:"))
         for notice, occurrence in recent:
             posted = format_local(occurrence.posted_at or occurrence.due_at, zone, language)
-            lines.append(f"#{notice.id} · {posted} · {escape(notice.text[:40])}")
+            lines.append(f"#{notice.id} · {posted} · {escape(cut(notice.text, 40))}")
             if notice.ack:
                 rows.append(
                     [_button(f"#{notice.id} 👥 " + tr("Who confirmed"), "w", str(occurrence.id))]
@@ -514,7 +515,7 @@ async def notices_command(update: Update, context: LinliContext) -> None:
 
 def who_text(views: Sequence[PostView], notice: Notice, tr: Translate) -> str:
     """Per group: the count, who confirmed, who has not (names only)."""
-    lines = [tr("👥 Who confirmed notice #{id}", id=notice.id), escape(notice.text[:60])]
+    lines = [tr("👥 Who confirmed notice #{id}", id=notice.id), escape(cut(notice.text, 60))]
     for view in views:
         total = len(view.acked) + len(view.waiting)
         lines.append("")
