@@ -287,7 +287,7 @@ class ActivityService:
                     key=key,
                     user_id=None if behalf else user_id,
                     by_user_id=user_id,
-                    name=behalf or name[:100],
+                    name=behalf or (name if len(name) <= 100 else name[:99] + "…"),
                     created_at=now,
                 )
                 uow.session.add(signup)
