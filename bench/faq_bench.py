@@ -45,7 +45,7 @@ HALVES = {
     "F (independent)": ROOT / "eval" / "faq_f.txt",
     "G (independent)": ROOT / "eval" / "faq_g.txt",
     "H (independent)": ROOT / "eval" / "faq_h.txt",
-    "I (independent, unseen)": ROOT / "eval" / "faq_i.txt",
+    "I (independent)": ROOT / "eval" / "faq_i.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

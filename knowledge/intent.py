@@ -6,15 +6,18 @@ import re
 from functools import lru_cache
 
 from knowledge.lexicon import Lexicon, load_lexicon
+from knowledge.phonetic import exact_syllable, is_han
 
 _TRAILING = "啊呀哈啦嘛哦噢喔诶欸咯呗哇嗯呃额㗎喎㖞啫噃啰嘞喇 ?"  # Cantonese particles too
 _EN_WORDS = re.compile(r"[a-z]+")
 # English question word order anywhere ("…, can someone fix it", "is it a scam"): an auxiliary
 # right before a subject.
 _EN_AUX = frozenset("can could should would will is are was were do does did may shall".split())
-_EN_SUBJECTS = frozenset("i we you it there someone anyone somebody anybody they he she this that "
-                         "my our your his her their a an these those the management property "
-                         "linli bot people residents tenants visitors guests kids children workers staff".split())
+_EN_SUBJECTS = frozenset(
+    "i we you it there someone anyone somebody anybody they he she this that "
+    "my our your his her their a an these those the management property "
+    "linli bot people residents tenants visitors guests kids children workers staff".split()
+)
 _EN_NOT_A_CRY = frozenset("the for your their his her all of".split())
 # Thanks for something done ("感谢师傅帮我修好了") is no request.
 _THANKS = ("谢谢", "感谢", "多谢", "辛苦")
@@ -34,6 +37,29 @@ _EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
 _WHICH_IS_GOOD = re.compile(r"哪一?家[^ |?]{0,8}?(?:靠谱|好|便宜|实惠|专业|不错|划算|正规)")
 
 
+# Cues that sound like everyday words and so count only as written: 我得 (I must) is 我的 (my).
+_WRITTEN_ONLY = frozenset({"我得"})
+
+
+def _sounds(text: str) -> str:
+    """' bao xiu ': the syllables of a text's Chinese characters, space-separated."""
+    return " " + " ".join(exact_syllable(ch) if is_han(ch) else "|" for ch in text) + " "
+
+
+def _said(compact: str, sounds: str, cue: str) -> bool:
+    """Whether a cue phrase is in the message as written or, typed by pinyin, as it sounds.
+
+    A pinyin typist's slip keeps a cue's sound (想包修 for 想报修, 被当住 for 被挡住), so a cue of
+    two or more Chinese characters also counts when its exact syllables (tones aside) appear in
+    order.
+    """
+    if cue in compact:
+        return True
+    if len(cue) < 2 or cue in _WRITTEN_ONLY or not all(is_han(ch) for ch in cue):
+        return False
+    return _sounds(cue) in sounds
+
+
 @lru_cache(maxsize=8)
 def _cancellers(lexicon: Lexicon) -> tuple[re.Pattern[str], ...]:
     """Regexes of the clauses that ask nothing though they look like questions (see unasked)."""
@@ -47,17 +73,25 @@ def _cancellers(lexicon: Lexicon) -> tuple[re.Pattern[str], ...]:
     out.append(re.compile(r"就不能[^ |?]{0,12}?(?:吗|么|呢)[啊呀]*\?*"))
     out.append(re.compile(r"谁[^ |?]{0,3}?得(?:清|懂|了|住|起|着)[啊呀哈啦嘛哦]*\?*"))
     if english:
-        out.append(re.compile(r"(?<![a-z])(?:" + alt(english).replace(r"\ ", " +") + r")(?![a-z])[^?|]*\?*"))
+        out.append(
+            re.compile(
+                r"(?<![a-z])(?:" + alt(english).replace(r"\ ", " +") + r")(?![a-z])[^?|]*\?*"
+            )
+        )
     if lexicon.social:
         modal = f"(?:{_SOCIAL_MODAL}|{alt(lexicon.social)})*"
-        out.append(re.compile(f"(?:{_SOCIAL_PREFIX}){modal}(?:{alt(lexicon.social)}){_SOCIAL_REST}"))
+        out.append(
+            re.compile(f"(?:{_SOCIAL_PREFIX}){modal}(?:{alt(lexicon.social)}){_SOCIAL_REST}")
+        )
     if lexicon.social_strong:
         out.append(re.compile(f"(?:{alt(lexicon.social_strong)}){_SOCIAL_REST}"))
     if lexicon.social_english:
-        out.append(re.compile(
-            rf"(?<![a-z]){_EN_SOCIAL_PREFIX}(?: (?!(?:{_EN_NOT_SOCIAL})(?![a-z]))[a-z]+){{0,4}}? "
-            rf"(?:{alt(lexicon.social_english)})(?![a-z])[^?|]*\?*"
-        ))
+        out.append(
+            re.compile(
+                rf"(?<![a-z]){_EN_SOCIAL_PREFIX}(?: (?!(?:{_EN_NOT_SOCIAL})(?![a-z]))[a-z]+){{0,4}}? "
+                rf"(?:{alt(lexicon.social_english)})(?![a-z])[^?|]*\?*"
+            )
+        )
     return tuple(out)
 
 
@@ -90,7 +124,10 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
         return True
     if _ALTERNATIVE.search(compact):
         return True
-    if any(w in compact for w in lexicon.request_words) and not any(t in compact for t in _THANKS):
+    sounds = _sounds(compact)
+    if any(_said(compact, sounds, w) for w in lexicon.request_words) and not any(
+        t in compact for t in _THANKS
+    ):
         return True
     if compact.rstrip(_TRAILING + "|").endswith(lexicon.final_particles):
         return True
@@ -102,7 +139,9 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
         return True
     if any(a in _EN_AUX and b in _EN_SUBJECTS for a, b in zip(words, words[1:], strict=False)):
         return True
-    if any(w == "help" and (i == 0 or words[i - 1] not in _EN_NOT_A_CRY) for i, w in enumerate(words)):
+    if any(
+        w == "help" and (i == 0 or words[i - 1] not in _EN_NOT_A_CRY) for i, w in enumerate(words)
+    ):
         return True  # "stuck in the lift help", but not "thanks for the help"
     padded = f" {joined} "
     return any(f" {w} " in padded for w in lexicon.english_anywhere)
@@ -122,7 +161,17 @@ def pleads(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     words = _EN_WORDS.findall(cleaned.replace("'", ""))
     padded = f" {' '.join(words)} "
     compact = cleaned.replace(" ", "")
-    return any((f" {p} " in padded) if p.isascii() else (p in compact) for p in lexicon.pleas)
+    sounds = _sounds(compact)
+
+    def said(cue: str) -> bool:
+        return (f" {cue} " in padded) if cue.isascii() else _said(compact, sounds, cue)
+
+    if any(said(p) for p in lexicon.pleas):
+        return True
+    # A problem reported as it happens, not a story or venting (lexicon: problems, not_reports).
+    return any(said(p) for p in lexicon.problems) and not any(
+        said(n) if n.isascii() else n in compact for n in lexicon.not_reports
+    )
 
 
 def advice_sought(cleaned: str, lexicon: Lexicon | None = None) -> frozenset[str]:

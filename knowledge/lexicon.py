@@ -32,20 +32,32 @@ class Lexicon:
     english_openers: tuple[str, ...]
     not_questions: tuple[str, ...]
     pleas: tuple[str, ...] = ()  # a predicament stated without a question (出不去, can't find)
-    advice: tuple[str, ...] = ()  # asking for a recommendation or where to buy (哪个牌子好, where can i buy)
+    problems: tuple[
+        str, ...
+    ] = ()  # something broken now (坏了, 漏水, 跳闸, "not working"): a report
+    not_reports: tuple[str, ...] = ()  # a story or venting (昨天, 还好, 又, 烦死了): no report
+    advice: tuple[
+        str, ...
+    ] = ()  # asking for a recommendation or where to buy (哪个牌子好, where can i buy)
     rhetorical: tuple[str, ...] = ()  # 难道, 凭什么, "isnt anyone": the clause asks nothing
-    social: tuple[str, ...] = ()  # after 有人/有没有人/谁: an invitation (聊天, 一起, 打牌), chit-chat
+    social: tuple[
+        str, ...
+    ] = ()  # after 有人/有没有人/谁: an invitation (聊天, 一起, 打牌), chit-chat
     social_strong: tuple[str, ...] = ()  # an invitation on its own (打麻将, 三缺一)
     social_english: tuple[str, ...] = ()  # "anyone up for a chat": the activity words
     amount_frames: tuple[str, ...] = ()  # 多少钱, 一平, how much: an amount frame, no topic
-    emoji: dict[str, str] = field(default_factory=dict)  # an emoji that names a thing -> the word (🛗 -> 电梯)
+    emoji: dict[str, str] = field(
+        default_factory=dict
+    )  # an emoji that names a thing -> the word (🛗 -> 电梯)
     english_phrases: dict[str, str] = field(default_factory=dict)  # "out of service" -> "broken"
     phrase_re: re.Pattern[str] = _NOTHING
 
     def rewrite(self, text: str) -> str:
         """English phrases to one word, then synonyms, dialect (Cantonese too) and fillers in one longest-first pass."""
         if self.english_phrases:
-            text = self.phrase_re.sub(lambda m: f" {self.english_phrases[' '.join(m.group(0).split())]} ", text)
+            text = self.phrase_re.sub(
+                lambda m: f" {self.english_phrases[' '.join(m.group(0).split())]} ", text
+            )
         return self.rewrite_re.sub(lambda m: self.rewrites[m.group(0)], text)
 
 
@@ -87,10 +99,16 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
     english = data.get("english") or {}
     # Phrasal verbs and set phrases ("out of service", "went out", "pick up"): whole words
     # only, the apostrophes of the cleaned text dropped ("doesn't" is written "doesnt").
-    phrases = {" ".join(k.replace("'", "").split()): v for k, v in _mapping(english.get("phrases")).items()}
+    phrases = {
+        " ".join(k.replace("'", "").split()): v for k, v in _mapping(english.get("phrases")).items()
+    }
     phrase_keys = sorted(phrases, key=lambda k: (-len(k), k))
     phrase_re = (
-        re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(k).replace(r"\ ", " +") for k in phrase_keys) + r")(?![a-z0-9])")
+        re.compile(
+            r"(?<![a-z0-9])(?:"
+            + "|".join(re.escape(k).replace(r"\ ", " +") for k in phrase_keys)
+            + r")(?![a-z0-9])"
+        )
         if phrase_keys
         else _NOTHING
     )
@@ -107,6 +125,8 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         english_openers=tuple(_words(cues.get("english_openers"))),
         not_questions=tuple(_words(cues.get("not_questions"))),
         pleas=tuple(_words(cues.get("pleas"))),
+        problems=tuple(_words(cues.get("problems"))),
+        not_reports=tuple(_words(cues.get("not_reports"))),
         advice=tuple(_words(cues.get("advice"))),
         rhetorical=tuple(_words(cues.get("rhetorical"))),
         social=tuple(_words(cues.get("social"))),

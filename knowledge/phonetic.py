@@ -47,6 +47,20 @@ def fold(syllable: str) -> str:
     return syllable
 
 
+_EXACT: dict[str, str] = {}
+
+
+def exact_syllable(char: str) -> str:
+    """The tone-less, unfolded syllable of one Chinese character (包 and 报 are both 'bao';
+    想 'xiang' and 现 'xian' stay apart), else the character."""
+    cached = _EXACT.get(char)
+    if cached is None:
+        readings = pinyin_dict.get(ord(char))
+        cached = _toneless(readings.split(",")[0]) if readings else char
+        _EXACT[char] = cached
+    return cached
+
+
 def syllable(char: str) -> str:
     """The folded syllable of one Chinese character (its most common reading), else the character."""
     cached = _CACHE.get(char)
@@ -60,4 +74,9 @@ def syllable(char: str) -> str:
 def is_han(char: str) -> bool:
     """Whether `char` is a CJK ideograph."""
     code = ord(char)
-    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF or 0x20000 <= code <= 0x2FA1F
+    return (
+        0x4E00 <= code <= 0x9FFF
+        or 0x3400 <= code <= 0x4DBF
+        or 0xF900 <= code <= 0xFAFF
+        or 0x20000 <= code <= 0x2FA1F
+    )

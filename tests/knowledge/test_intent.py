@@ -61,7 +61,12 @@ def test_unasked_cuts_only_the_cancelled_clause() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["凭什么停车费又涨了", "难道电梯坏了三天也没人修吗", "周末有人一起打羽毛球吗", "今晚有人打牌不"],
+    [
+        "凭什么停车费又涨了",
+        "难道电梯坏了三天也没人修吗",
+        "周末有人一起打羽毛球吗",
+        "今晚有人打牌不",
+    ],
 )
 def test_the_group_gets_no_reply_to_rhetoric_or_invitations(matcher: Matcher, text: str) -> None:
     assert matcher.match(text, mode="passive").decision is Decision.SILENT
@@ -69,13 +74,20 @@ def test_the_group_gets_no_reply_to_rhetoric_or_invitations(matcher: Matcher, te
 
 @pytest.mark.parametrize(
     "text",
-    ["附近新楼盘多少钱一平", "隔壁小区二手房均价现在多少一平米", "how much is a flat here per square meter", "租个单间一个月多少钱"],
+    [
+        "附近新楼盘多少钱一平",
+        "隔壁小区二手房均价现在多少一平米",
+        "how much is a flat here per square meter",
+        "租个单间一个月多少钱",
+    ],
 )
 def test_a_price_of_something_else_is_not_the_property_fee(matcher: Matcher, text: str) -> None:
     assert matcher.match(text, mode="passive").decision is Decision.SILENT
 
 
-@pytest.mark.parametrize("text", ["物业费每平米多少钱", "管理费一个月一平多少钱", "停车月卡一个月多少钱"])
+@pytest.mark.parametrize(
+    "text", ["物业费每平米多少钱", "管理费一个月一平多少钱", "停车月卡一个月多少钱"]
+)
 def test_a_price_of_the_entry_s_own_topic_is_still_answered(matcher: Matcher, text: str) -> None:
     result = matcher.match(text, mode="passive")
     assert result.decision is Decision.ANSWER
@@ -102,7 +114,45 @@ def test_where_there_is_something_still_asks() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["附近哪家超市能送菜上门", "哪家搬家公司靠谱", "any good place to buy a secondhand fridge around here?"],
+    [
+        "附近哪家超市能送菜上门",
+        "哪家搬家公司靠谱",
+        "any good place to buy a secondhand fridge around here?",
+    ],
 )
 def test_which_shop_questions_get_no_group_reply(matcher: Matcher, text: str) -> None:
     assert matcher.match(text, mode="passive").decision is Decision.SILENT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "燃气灶打不着火了",
+        "楼上漏水渗到我家天花板了",
+        "空气开关老是跳闸",
+        "the light in our stairwell is broken",
+    ],
+)
+def test_a_problem_reported_as_it_happens_is_a_plea(text: str) -> None:
+    assert pleads(clean(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "电梯又坏了烦死了",
+        "昨晚停电三个小时，冰箱里东西都化了",
+        "上次楼上漏水，赔了我两千块，总算解决了",
+        "停电了好热😩",
+        "the elevator is broken AGAIN, this is ridiculous",
+    ],
+)
+def test_a_story_or_a_vent_about_a_problem_is_not(text: str) -> None:
+    assert not pleads(clean(text))
+
+
+def test_cues_typed_by_pinyin_count_by_their_sound() -> None:
+    assert asks_something(clean("家里灯坏了想包修"))  # 想报修, typed 想包修
+    assert pleads(clean("我的车被当住了"))  # 被挡住
+    assert not asks_something(clean("我的居住证终于下来了"))  # 我的 is not 我得 ("I must")
+    assert not asks_something(clean("现在骗子真多"))  # 现在 (xian zai) is not 想在 (xiang zai)
