@@ -646,11 +646,13 @@ class RepairFlow(Flow):
                 ],
             )
         elif given.value == "submit":
-            if not await turn.finish():
-                return  # a double press: the first one submitted it
+            # The ticket and the dialog's end commit together (a crash leaves both or neither).
             ticket = await turn.context.services.tickets.submit(
-                data["community_id"], turn.dialog.user_id, _draft(data)
+                data["community_id"], turn.dialog.user_id, _draft(data), dialog_id=turn.dialog.id
             )
+            turn.ended = True
+            if ticket is None:
+                return  # a double press: the first one submitted it
             # The resident's confirmation, with its buttons, comes through the outbox.
             log.info("dialog %s submitted %s", turn.dialog.id, ticket.number)
             turn.context.linli.wake_outbox()

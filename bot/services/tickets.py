@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -31,6 +31,8 @@ from storage.models import (
     ChatKind,
     Community,
     Counter,
+    Dialog,
+    DialogStatus,
     Membership,
     Role,
     Ticket,
@@ -203,10 +205,33 @@ class TicketService:
             )
             return list((await uow.session.scalars(stmt)).all())
 
-    async def submit(self, community_id: int, resident_id: int, draft: Draft) -> Ticket:
-        """Create a ticket, remember the address and phone, and queue the staff card."""
+    @overload
+    async def submit(self, community_id: int, resident_id: int, draft: Draft) -> Ticket: ...
+
+    @overload
+    async def submit(
+        self, community_id: int, resident_id: int, draft: Draft, *, dialog_id: int
+    ) -> Ticket | None: ...
+
+    async def submit(
+        self, community_id: int, resident_id: int, draft: Draft, *, dialog_id: int | None = None
+    ) -> Ticket | None:
+        """Create a ticket, remember the address and phone, and queue the staff card.
+
+        With `dialog_id`, the dialog that collected the draft ends in the same transaction
+        (None if it had ended already: a double press), so a crash cannot end the dialog
+        without the ticket, or make the ticket and leave the dialog open to submit it again.
+        """
         now = self.clock.now()
         async with self.db.uow() as uow:
+            if dialog_id is not None:
+                ended = await uow.session.execute(
+                    update(Dialog)
+                    .where(Dialog.id == dialog_id, Dialog.status == DialogStatus.ACTIVE)
+                    .values(status=DialogStatus.DONE, updated_at=now)
+                )
+                if ended.rowcount != 1:
+                    return None
             community = await uow.communities.get(community_id)
             assert community is not None
             ticket = Ticket(
