@@ -46,6 +46,7 @@ HALVES = {
     "G (independent)": ROOT / "eval" / "faq_g.txt",
     "H (independent)": ROOT / "eval" / "faq_h.txt",
     "I (independent)": ROOT / "eval" / "faq_i.txt",
+    "J (independent, unseen)": ROOT / "eval" / "faq_j.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
