@@ -96,6 +96,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     root.addHandler(WATCH)
     # aiosqlite narrates every database call at DEBUG; nothing secret, and it would cost time.
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    # pytest keeps WARNING and above for reports and caplog, as before the root went to DEBUG
+    # (keeping every DEBUG line of every passed test costs memory); caplog.set_level still works.
+    capture = session.config.pluginmanager.get_plugin("logging-plugin")
+    if capture is not None and not session.config.getoption("log_level", None):
+        for handler in (capture.caplog_handler, capture.report_handler):
+            handler.setLevel(logging.WARNING)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
