@@ -94,9 +94,10 @@ def test_five_thousand_questions_index_quickly() -> None:
         for i in range(1000)
     ]
     kb = KnowledgeBase.from_entries(entries)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy machine does not make it fail
     Matcher(kb)
-    assert time.perf_counter() - start < 2.0  # bench/faq_bench.py measures the real figure
+    # A guard against an accidental quadratic, not the target: bench/faq_bench.py measures that.
+    assert time.process_time() - start < 2.0
 
 
 def test_entries_one_topic_character_apart_are_told_apart(matcher: Matcher) -> None:

@@ -319,7 +319,7 @@ def test_max_ahead_days() -> None:
 
 def test_huge_input_is_quick() -> None:
     for text in ("明天8点" * 20_000, "a" * 100_000, "1" * 100_000, " " * 99_999 + "x"):
-        started = clock.perf_counter()
+        started = clock.process_time()
         with pytest.raises(WhenError) as caught:
             parse_when(text, NOW, SH)
         assert caught.value.reason == "unparseable"
@@ -327,15 +327,15 @@ def test_huge_input_is_quick() -> None:
             split_when(text, NOW, SH)  # '明天8点明天8点…' does start with a time
         except WhenError:
             pass
-        assert clock.perf_counter() - started < 1.0
+        assert clock.process_time() - started < 1.0
 
 
 def test_split_long_notice_is_quick() -> None:
-    started = clock.perf_counter()
+    started = clock.process_time()
     when, rest = split_when("明天8点 " + "停水" * 50_000, NOW, SH)
     assert shown(when.first) == "2026-12-02 08:00"
     assert len(rest) == 100_000
-    assert clock.perf_counter() - started < 1.0
+    assert clock.process_time() - started < 1.0
 
 
 def test_other_time_zone() -> None:
