@@ -296,6 +296,9 @@ async def test_repair_fields_are_shown_literally(linli: Linli) -> None:
     await press(linli, user, user, update, "Add information")
     await answer(linli, user, typed("repair.info"))
     await outbox_idle(linli)
+    await press(linli, STAFF_GROUP, ZHANG, await staff_card(linli), "派单")
+    await press(linli, STAFF_GROUP, ZHANG, await last(linli, STAFF_GROUP), "其他人")
+    await staff_reply_to_prompt(linli, typed("repair.assignee"))
     await press(linli, STAFF_GROUP, ZHANG, await staff_card(linli), "开始")
     await press(linli, STAFF_GROUP, ZHANG, await staff_card(linli), "完成")
     await staff_reply_to_prompt(linli, typed("repair.done_note"))
@@ -329,6 +332,7 @@ async def test_repair_fields_are_shown_literally(linli: Linli) -> None:
             for place in ("resident", "staff", "ticket page", "csv", "xlsx")
         ),
         ("repair.description", "list page"),
+        *(("repair.assignee", place) for place in ("resident", "staff", "ticket page", "csv")),
         ("repair.info", "staff"),
         ("repair.info", "ticket page"),
         ("repair.done_note", "resident"),
@@ -420,6 +424,8 @@ async def test_notice_fields_are_shown_literally(linli: Linli, clock: FakeClock)
         if "notice.broadcast" in (m.get("text") or "")
     ]
     await press(linli, RESIDENTS_GROUP, MARKED, posted, "收到")
+    [listing] = await linli.say(ZHANG, ZHANG, "/notices")
+    await press(linli, ZHANG, ZHANG, listing, "谁已确认")
     [card] = await linli.say(ZHANG, ZHANG, "/notice 明天10点 " + typed("notice.text"))
     await press(linli, ZHANG, ZHANG, card, "确认发布")
     [listing] = await linli.say(ZHANG, ZHANG, "/notices")
@@ -450,6 +456,8 @@ async def test_notice_fields_are_shown_literally(linli: Linli, clock: FakeClock)
         ("notice.edited", "staff private"),
         ("notice.edited", "residents"),
         ("notice.edited", "notices page"),
+        ("fn", "staff private"),
+        ("fn", "notice page"),
     ]
     assert_literal(check(cases, places))
 
@@ -665,5 +673,9 @@ async def test_group_titles_are_shown_literally(linli: Linli, clock: FakeClock) 
         "staff group": await chat(linli, STAFF_GROUP, "staff group"),
         "people page": page("/people", pages["/people"]),
     }
-    cases = [("gt", "staff group"), ("faq.asked_in_group", "staff group")]
+    cases = [
+        ("gt", "staff group"),
+        ("faq.asked_in_group", "staff group"),
+        ("gt", "people page"),
+    ]
     assert_literal(check(cases, places))
