@@ -2,7 +2,10 @@
 
 A flow (repair, errand …) is a set of named steps. Its state — the step and the answers
 so far — lives in the database (`dialogs`), so a restart in the middle resumes it: the
-person's next message or button press continues where they were. The router runs before
+person's next message or button press continues where they were. Each question is saved
+before it is sent and marked seen once sent; a message that arrives while the current
+question is not known to have reached the person gets that question again instead of being
+taken as its answer (a crash in between must not file an answer under the wrong step). The router runs before
 the other handlers (group -5) and handles a private message only when its sender has an
 active dialog; everything else passes on. `/cancel` ends the dialog; every prompt has
 Back and Cancel buttons; text where a button is expected gets the prompt again, gently.
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "dlg"
 BACK, CANCEL = "_back", "_cancel"
+UNSEEN = "_unseen"  # in a dialog's data: its current question may not have reached the person
 ROUTER_GROUP = -5
 Buttons = Sequence[Sequence[tuple[str, str]]]  # rows of (label, value)
 
@@ -108,7 +112,16 @@ class Turn:
             )
         if extra:
             rows.append(extra)
-        return await self.say(text, InlineKeyboardMarkup(rows) if rows else None)
+        # The step and the answers so far are saved before the question leaves, and marked
+        # UNSEEN until it has: a crash in between cannot make the person's next message an
+        # answer to a question they never saw (nor to the one before).
+        self.data[UNSEEN] = True
+        await self.context.services.dialogs.save(self.dialog)
+        message = await self.say(text, InlineKeyboardMarkup(rows) if rows else None)
+        if message is not None:
+            self.data.pop(UNSEEN, None)
+            await self.context.services.dialogs.save(self.dialog)
+        return message
 
     async def say(self, text: str, markup: Any = None) -> Message | None:
         """Send a message in the private chat (HTML)."""
@@ -243,6 +256,11 @@ async def _route_message(update: Update, context: LinliContext) -> None:
     if text.startswith("/"):
         if await turn.finish(DialogStatus.CANCELLED):
             await flow.cancelled(turn)
+        raise ApplicationHandlerStop
+    if dialog.data.get(UNSEEN):
+        # The bot stopped between saving this step and sending its question: whatever this
+        # message answers, it is not that question. Ask it now; the next message answers it.
+        await flow.prompt(turn)
         raise ApplicationHandlerStop
     await flow.handle(turn, _input_of(message))
     if not turn.ended:
