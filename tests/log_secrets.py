@@ -37,7 +37,10 @@ def secret(value: object) -> None:
             secret(item)
         return
     getter = getattr(value, "get_secret_value", None)
-    text = str(getter() if getter else value)
+    text = str(getter() if getter else value).strip()
+    if "," in text:  # a list written as the environment does: "key1, key2:3"
+        secret(text.split(","))
+        return
     if ":" in text and not text.split(":", 1)[0].isdigit():  # an Open311 key:community entry
         text = text.split(":", 1)[0]
     if len(text) >= 8:
