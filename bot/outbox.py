@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.metrics import MESSAGES, RATE_LIMITED, SEND_SECONDS
 from bot.ratelimit import RateLimiter, RateLimits
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus
@@ -233,9 +235,11 @@ class OutboxDispatcher:
             log.error("outbox %s (%s): malformed, not sent: %s", row.id, row.idempotency_key, exc)
             await self._end(row, OutboxStatus.FAILED, last_error=f"malformed: {exc}")
             return True
+        started = time.perf_counter()
         try:
             result = await call
         except RetryAfter as exc:
+            RATE_LIMITED.inc()
             seconds = _retry_after_seconds(exc)
             log.warning("outbox %s: chat %s flood-limited, retry in %.0f s", row.id, chat, seconds)
             self.limiter.refund(chat)  # nothing was delivered: the send does not count
@@ -266,6 +270,7 @@ class OutboxDispatcher:
             log.exception("outbox %s: unexpected error while sending", row.id)
             await self._end(row, OutboxStatus.UNKNOWN, last_error=f"outcome unknown: {exc!r}")
             return True
+        SEND_SECONDS.observe(time.perf_counter() - started)
         sent = result if isinstance(result, Message) else None
         log.info("outbox %s: %s to chat %s done", row.id, row.method, chat)
         await self._end(
@@ -336,12 +341,14 @@ class OutboxDispatcher:
             values["chat_telegram_id"] = new_chat
             retarget = (row.chat_telegram_id, new_chat)
         self.stats["retried"] += 1
+        MESSAGES.labels(row.method, "retried").inc()
         await self._record(row, OutboxStatus.PENDING, values, retarget=retarget)
 
     async def _end(self, row: OutboxMessage, status: OutboxStatus, **values: Any) -> None:
         """Record a final outcome, count it, and tell the listeners."""
         message: Message | None = values.pop("_message", None)
         self.stats[status.value] += 1  # sent, failed or unknown
+        MESSAGES.labels(row.method, status.value).inc()
         await self._record(row, status, values)
         for prefix, callback in self._listeners:
             if row.idempotency_key.startswith(prefix):

@@ -18,6 +18,8 @@ from telegram import Bot, Update
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.metrics import UNREADABLE_UPDATES
+
 log = logging.getLogger(__name__)
 
 UNREADABLE = (TypeError, ValueError, KeyError, AttributeError, IndexError)
@@ -31,6 +33,7 @@ def read_update(data: dict[str, Any], bot: Bot) -> Update:
         return Update.de_json(copy.deepcopy(data), bot)
     except UNREADABLE as exc:
         skipped += 1
+        UNREADABLE_UPDATES.inc()
         log.error(
             "update %s could not be read and is skipped (%s: %s); keys: %s",
             data.get("update_id"),

@@ -14,6 +14,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScope
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from bot import metrics
 from bot.app import build_application
 from bot.clock import Clock, SystemClock
 from bot.commands import COMMANDS
@@ -21,6 +22,7 @@ from bot.context import Linli
 from bot.dashboard import Dashboard
 from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
 from bot.i18n import Catalogs
+from bot.metrics import DatabaseGauges
 from bot.open311 import Open311
 from bot.outbox import OutboxDispatcher
 from bot.reading import read_update
@@ -63,6 +65,7 @@ class Runtime:
         self._outbox_task: asyncio.Task[None] | None = None
         self._warm_task: asyncio.Task[None] | None = None
         self._web_runner: web.AppRunner | None = None
+        self._gauges: DatabaseGauges | None = None
         self.web_port: int | None = None
         self.started_at = time.monotonic()
         self.ready_seconds: float | None = None
@@ -178,6 +181,7 @@ class Runtime:
                 *Open311(self.db, self.settings, self.clock).routes(),
                 *Dashboard(linli).routes(),
             ],
+            metrics=self._metrics,
         )
         self._web_runner = web.AppRunner(app, access_log=None)
         await self._web_runner.setup()
@@ -196,6 +200,14 @@ class Runtime:
         assert self.application is not None
         update = read_update(data, self.application.bot)  # unreadable: skipped, logged
         await self.application.update_queue.put(update)
+
+    async def _metrics(self) -> bytes:
+        if self._gauges is None:
+            assert self.db is not None
+            self._gauges = DatabaseGauges(self.db, self.clock.now)
+        await self._gauges.refresh()
+        metrics.ACTIVE.set(1 if self.application is not None and self.application.running else 0)
+        return metrics.render()
 
     async def _ready(self) -> bool:
         return self.application is not None and self.application.running

@@ -10,12 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.metrics import CONTENT_TYPE
+
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_UPDATE_BYTES = 1_000_000
 
 Feed = Callable[[dict[str, Any]], Awaitable[None]]
 Check = Callable[[], Awaitable[bool]]
+Metrics = Callable[[], Awaitable[bytes]]
 
 
 def build_web_app(
@@ -25,6 +28,7 @@ def build_web_app(
     secret: str | None,
     path: str,
     routes: Sequence[web.AbstractRouteDef] = (),
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """An aiohttp app with /healthz, /readyz, `routes` and, when `feed` is given, the webhook."""
     app = web.Application(client_max_size=MAX_UPDATE_BYTES)
@@ -51,7 +55,14 @@ def build_web_app(
         await feed(data)
         return web.json_response({"ok": True})
 
+    async def metrics_page(_request: web.Request) -> web.Response:
+        assert metrics is not None
+        body = await metrics()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
     app.router.add_get("/healthz", healthz)
+    if metrics is not None:
+        app.router.add_get("/metrics", metrics_page)
     app.router.add_get("/readyz", readyz)
     if feed is not None:
         app.router.add_post(path, webhook)

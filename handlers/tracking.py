@@ -10,6 +10,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
 
 from bot.context import LinliContext
+from bot.metrics import DUPLICATE_UPDATES, UPDATES
 from handlers.common import chat_ref, is_impersonal, person, reply
 
 KEEP_UPDATE_IDS = timedelta(days=3)
@@ -26,7 +27,9 @@ async def track(update: Update, context: LinliContext) -> None:
     fresh = await context.services.people.record_update(
         update.update_id, who, chat_ref(chat) if chat else None
     )
+    UPDATES.labels(_kind(update)).inc()
     if not fresh:
+        DUPLICATE_UPDATES.inc()
         log.info("update %s was handled before; skipped", update.update_id)
         raise ApplicationHandlerStop
     if who is not None:
@@ -35,6 +38,14 @@ async def track(update: Update, context: LinliContext) -> None:
         )
     if impersonal:
         await _answer_impersonal(update, context)
+
+
+_KINDS = ("message", "edited_message", "callback_query", "my_chat_member", "chat_member")
+
+
+def _kind(update: Update) -> str:
+    """The update's kind for the metrics: message, callback_query, … or other."""
+    return next((kind for kind in _KINDS if getattr(update, kind, None) is not None), "other")
 
 
 async def _answer_impersonal(update: Update, context: LinliContext) -> None:

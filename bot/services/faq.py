@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.metrics import FAQ_DECISIONS
 from bot.services.roles import RoleService
 from bot.services.types import Person
 from bot.settings import Settings
@@ -226,6 +227,7 @@ class FaqService:
             return FaqReply(Decision.SILENT)
         kb, matcher = await self.knowledge(community_id)
         result = matcher.match(text, mode=mode.value)
+        FAQ_DECISIONS.labels(mode.value, result.decision.value).inc()
         if mode is Mode.PASSIVE:
             if result.decision is not Decision.ANSWER or result.entry is None:
                 return FaqReply(Decision.SILENT)
