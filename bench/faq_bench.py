@@ -46,7 +46,8 @@ HALVES = {
     "G (independent)": ROOT / "eval" / "faq_g.txt",
     "H (independent)": ROOT / "eval" / "faq_h.txt",
     "I (independent)": ROOT / "eval" / "faq_i.txt",
-    "J (independent, unseen)": ROOT / "eval" / "faq_j.txt",
+    "J (independent)": ROOT / "eval" / "faq_j.txt",
+    "K (independent, unseen)": ROOT / "eval" / "faq_k.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
