@@ -51,8 +51,11 @@ def clean(text: str) -> str:
     text = _NOT_WORD.sub(" ", text).strip()[:MAX_CHARS]
     if not text:
         return ""
+    had_yao = "幺" in text
     for converter in _CONVERTERS:
         text = converter.convert(text)
+    if not had_yao:  # tw2sp turns the question particle 么 (交么, 好么) into 幺; put it back
+        text = text.replace("幺", "么")
     return text.lower()
 
 

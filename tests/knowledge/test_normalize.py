@@ -202,3 +202,9 @@ def test_english_time_words_are_not_topic_words() -> None:
     tokens = normalise("the lift stopped again today, since yesterday actually").tokens
     assert not {"_today", "_yesterday", "_since"} & set(tokens)
     assert "_elevator" in tokens
+
+
+def test_the_question_particle_么_survives_the_conversion_to_simplified() -> None:
+    assert clean("可以用微信交么") == "可以用微信交么"
+    assert clean("可以用微信交麼") == "可以用微信交么"  # traditional 麼
+    assert clean("电话是幺幺零") == "电话是幺幺零"  # 幺 as "one" stays
