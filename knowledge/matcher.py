@@ -43,7 +43,7 @@ class Policy:
     # long_tokens tokens the passive bar drops by long_step a token, down to answer_long,
     # and below answer_passive the runner-up must be margin_long behind.
     long_tokens: int = 12
-    long_step: float = 0.5
+    long_step: float = 1.0
     answer_long: float = 45.0
     margin_long: float = 15.0
     english_token_length: float = 2.0  # an English word counts as this many tokens of length

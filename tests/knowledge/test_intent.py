@@ -156,3 +156,9 @@ def test_cues_typed_by_pinyin_count_by_their_sound() -> None:
     assert pleads(clean("我的车被当住了"))  # 被挡住
     assert not asks_something(clean("我的居住证终于下来了"))  # 我的 is not 我得 ("I must")
     assert not asks_something(clean("现在骗子真多"))  # 现在 (xian zai) is not 想在 (xiang zai)
+
+
+def test_a_giveaway_is_not_a_question() -> None:
+    assert not asks_something(clean("我家有个旧沙发 九成新 谁要免费送 自提"))
+    assert not asks_something(clean("多了两箱口罩，有需要的邻居私聊我"))
+    assert asks_something(clean("旧沙发要扔，谁知道怎么预约"))
