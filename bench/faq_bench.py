@@ -47,7 +47,7 @@ HALVES = {
     "H (independent)": ROOT / "eval" / "faq_h.txt",
     "I (independent)": ROOT / "eval" / "faq_i.txt",
     "J (independent)": ROOT / "eval" / "faq_j.txt",
-    "K (independent, unseen)": ROOT / "eval" / "faq_k.txt",
+    "K (independent)": ROOT / "eval" / "faq_k.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

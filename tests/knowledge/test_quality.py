@@ -18,7 +18,7 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Tally, evaluate,
 from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
-HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghi"}
+HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijk"}
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
     "a": (0.965, 0.01, 0.01, 0.995),  # measured 97.6% / 0.0% / 0.0% / 100%
@@ -30,9 +30,13 @@ FLOORS = {
     "g": (0.905, 0.01, 0.015, 0.985),  # 91.8% / 0.3% / 0.0% / 99.3%
     "h": (0.90, 0.01, 0.025, 0.985),  # 91.4% / 0.3% / 1.5% / 99.3%
     "i": (0.895, 0.01, 0.025, 0.975),  # 90.6% / 0.0% / 1.5% / 98.1%
+    # J and K fall short of the targets (docs/faq.md); their floors hold what they reach now.
+    "j": (0.85, 0.02, 0.03, 0.965),  # 85.9% / 1.3% / 2.1% / 97.4%
+    "k": (0.815, 0.03, 0.02, 0.95),  # 82.3% / 2.1% / 1.4% / 96.0%
 }
 CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage (D voice: 80.4%)
-CATEGORY_FLOORS = {("i", "voice"): 0.77}  # I voice run-ons: 78.6%, the weakest category of all
+# Voice run-ons are the weakest kind: I 78.6%, K 69.2% (its other categories are 80.6–92.3%).
+CATEGORY_FLOORS = {("i", "voice"): 0.77, ("k", "voice"): 0.67}
 
 
 def run(matcher: Matcher, path: Path, mode: str) -> dict[str, Tally]:
@@ -48,7 +52,7 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
     cases = [c for half in "ab" for c in load_cases(HALVES[half])]
     answerable = [c for c in cases if c.expected is not None]
     assert len(answerable) >= 300 and len(cases) - len(answerable) >= 150
-    for half in "cdefghi":
+    for half in "cdefghijk":
         assert {c.expected for c in load_cases(HALVES[half]) if c.expected} <= {e.id for e in default_kb}
     assert {c.category for c in cases} == set(ANSWERABLE) | set(SILENT_CATEGORIES)
     assert {c.expected for c in answerable} <= {e.id for e in default_kb}
