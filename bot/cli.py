@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import io
 import logging
@@ -43,7 +44,17 @@ async def _run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await runtime.start()
+        # A standby waits inside start() until it becomes active; a signal ends the wait.
+        starting = asyncio.create_task(runtime.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return 0
+        stopping.cancel()
+        starting.result()  # a failed start raises here
         if runtime.sandbox is not None:
             url = f"http://{_browser_host(settings.sandbox_host)}:{runtime.sandbox.port}/"
             print(
@@ -58,7 +69,12 @@ async def _run(settings: Settings) -> int:
                 f"Linli 已就绪 ready in {runtime.ready_seconds:.1f} s ({settings.mode.value})",
                 flush=True,
             )
-        await stop.wait()
+        lost = asyncio.create_task(runtime.lost.wait())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({lost, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if runtime.lost.is_set():
+            print("Linli stepped down: the lock on the database was lost.", file=sys.stderr)
+            return 3  # a supervisor restarts it; it comes back as a standby
     finally:
         await runtime.stop()
     return 0

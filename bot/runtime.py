@@ -22,6 +22,7 @@ from bot.context import Linli
 from bot.dashboard import Dashboard
 from bot.demo import SANDBOX_TOKEN, demo_world, seed_demo
 from bot.i18n import Catalogs
+from bot.leader import Leadership, leadership_for, migration_lock
 from bot.metrics import DatabaseGauges
 from bot.open311 import Open311
 from bot.outbox import OutboxDispatcher
@@ -66,6 +67,10 @@ class Runtime:
         self._warm_task: asyncio.Task[None] | None = None
         self._web_runner: web.AppRunner | None = None
         self._gauges: DatabaseGauges | None = None
+        self.leadership: Leadership | None = None
+        self.role = "starting"  # then standby, then active
+        self.lost = asyncio.Event()  # set when an active process must step down
+        self._lost_task: asyncio.Task[None] | None = None
         self.web_port: int | None = None
         self.started_at = time.monotonic()
         self.ready_seconds: float | None = None
@@ -86,8 +91,10 @@ class Runtime:
         self.started_at = time.monotonic()
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(settings.effective_database_url)
-        await self.db.upgrade()
+        url = settings.effective_database_url
+        self.db = Database(url)
+        async with migration_lock(url):  # processes starting together migrate one at a time
+            await self.db.upgrade()
         if settings.sandbox:
             await self._start_sandbox()
         token, base_url, file_url = self._endpoints()
@@ -108,6 +115,14 @@ class Runtime:
         await self._start_web(linli)
         await self.application.initialize()
         await self._check_bot()
+        # Standby until this process holds the lock; then it alone polls, schedules and sends.
+        self.leadership = leadership_for(url, settings.leader_key)
+        self.role = "standby"
+        metrics.ACTIVE.set(0)
+        await self.leadership.acquire()
+        self.role = "active"
+        metrics.ACTIVE.set(1)
+        self._lost_task = asyncio.create_task(self._watch_leadership(), name="linli-leadership")
         await self.application.start()
         await self.outbox.recover()
         self._outbox_stop.clear()
@@ -201,12 +216,19 @@ class Runtime:
         update = read_update(data, self.application.bot)  # unreadable: skipped, logged
         await self.application.update_queue.put(update)
 
+    async def _watch_leadership(self) -> None:
+        """Step down when the lock can no longer be vouched for: `lost` is set, the CLI exits."""
+        assert self.leadership is not None
+        await self.leadership.lost()
+        metrics.ACTIVE.set(0)
+        self.lost.set()
+
     async def _metrics(self) -> bytes:
         if self._gauges is None:
             assert self.db is not None
             self._gauges = DatabaseGauges(self.db, self.clock.now)
         await self._gauges.refresh()
-        metrics.ACTIVE.set(1 if self.application is not None and self.application.running else 0)
+        metrics.ACTIVE.set(1 if self.role == "active" and not self.lost.is_set() else 0)
         return metrics.render()
 
     async def _ready(self) -> bool:
@@ -275,6 +297,12 @@ class Runtime:
             if app.running:
                 await app.stop()
             await app.shutdown()
+        if self._lost_task is not None:
+            self._lost_task.cancel()
+            self._lost_task = None
+        if self.leadership is not None:
+            await self.leadership.release()  # a standby takes over at once
+            self.leadership = None
         if self._web_runner is not None:
             await self._web_runner.cleanup()
         if self.sandbox is not None:

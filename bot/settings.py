@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     dashboard_url: str | None = Field(default=None, alias="LINLI_DASHBOARD_URL")
     quiet_hours: str = Field(default="22:00-07:00", alias="LINLI_QUIET_HOURS")
     notice_grace_hours: float = Field(default=6, ge=0, le=168, alias="LINLI_NOTICE_GRACE_HOURS")
+    # Processes sharing one database elect one active by a PostgreSQL advisory lock keyed on
+    # the database URL; set a key of your own if two deployments share one database.
+    leader_key: int | None = Field(default=None, ge=1, le=2**62, alias="LINLI_LEADER_KEY")
+
+    @field_validator("leader_key", mode="before")
+    @classmethod
+    def _leader_key(cls, value: object) -> object:
+        return None if value in (None, "") else value
 
     @field_validator("dashboard_url")
     @classmethod

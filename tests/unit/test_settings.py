@@ -105,3 +105,11 @@ def test_open311_keys_are_checked_and_never_shown(monkeypatch: pytest.MonkeyPatc
             load_settings()
         assert "LINLI_OPEN311_API_KEYS" in str(info.value)
         assert value not in str(info.value) and "secret" not in str(info.value)
+
+
+def test_the_leader_key_is_optional_and_a_positive_number(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("LINLI_LEADER_KEY=\n", encoding="utf-8")
+    assert Settings(_env_file=env).leader_key is None  # type: ignore[call-arg]
+    env.write_text("LINLI_LEADER_KEY=42\n", encoding="utf-8")
+    assert Settings(_env_file=env).leader_key == 42  # type: ignore[call-arg]
