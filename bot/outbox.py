@@ -70,6 +70,15 @@ _NEVER_LEFT = (httpx.ConnectTimeout, httpx.PoolTimeout)
 _MAY_HAVE_LEFT = (httpx.ReadError,)
 
 
+def _urgent(row: OutboxMessage) -> bool:
+    """An urgent message not yet sent again: one more send is worth its risk of a duplicate."""
+    return row.priority >= URGENT and not row.idempotency_key.endswith(AGAIN)
+
+
+def _again_key(row: OutboxMessage) -> str:
+    return f"{row.idempotency_key}{AGAIN}"[:200]
+
+
 class MalformedMessage(ValueError):
     """An outbox row that cannot be turned into a Bot API call."""
 
@@ -142,16 +151,38 @@ class OutboxDispatcher:
         self._wake.set()
 
     async def recover(self) -> int:
-        """At start-up: messages a crash left in sending become unknown; how many."""
+        """At start-up: messages a crash left in sending become unknown; how many.
+
+        Urgent ones are sent once more (`<key>:again`), as after a timeout: the crash may
+        have come before the request left, and an alert twice costs less than none.
+        """
         async with self.db.uow() as uow:
-            count = await uow.outbox.abandon_sending(
+            left = await uow.outbox.abandon_sending(
                 "outcome unknown: the dispatcher stopped while sending"
             )
+            again = [
+                await uow.outbox.enqueue(
+                    _again_key(row),
+                    row.chat_telegram_id,
+                    row.payload,
+                    method=row.method,
+                    priority=row.priority,
+                )
+                for row in left
+                if _urgent(row)
+            ]
             await uow.commit()
-        if count:
-            self.stats["unknown"] += count
-            log.warning("outbox: %d message(s) were being sent at a crash; marked unknown", count)
-        return count
+        resent = len([row for row in again if row is not None])
+        if left:
+            self.stats["unknown"] += len(left)
+            self.stats["resent"] += resent
+            log.warning(
+                "outbox: %d message(s) were being sent at a crash; marked unknown, "
+                "%d urgent one(s) sent once more",
+                len(left),
+                resent,
+            )
+        return len(left)
 
     async def dispatch_due(self, max_messages: int = 100) -> int:
         """Send what is due now: higher priority first (alerts), then chat by chat in id order.
@@ -284,13 +315,16 @@ class OutboxDispatcher:
 
     async def _send_again_if_urgent(self, row: OutboxMessage, exc: Exception) -> None:
         """An urgent message whose fate is unknown goes once more; any other is left as it is."""
-        if row.priority < URGENT or row.idempotency_key.endswith(AGAIN):
+        if not _urgent(row):
             log.warning("outbox %s: outcome unknown, not repeated: %r", row.id, exc)
             return
-        key = f"{row.idempotency_key}{AGAIN}"[:200]
         async with self.db.uow() as uow:
             again = await uow.outbox.enqueue(
-                key, row.chat_telegram_id, row.payload, method=row.method, priority=row.priority
+                _again_key(row),
+                row.chat_telegram_id,
+                row.payload,
+                method=row.method,
+                priority=row.priority,
             )
             await uow.commit()
         if again is not None:

@@ -402,15 +402,14 @@ class OutboxRepository(_Repository):
         )
         return result.rowcount == 1
 
-    async def abandon_sending(self, reason: str) -> int:
-        """Mark every message left in sending as unknown; how many there were."""
-        result = await self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.SENDING)
-            .values(status=OutboxStatus.UNKNOWN, last_error=reason)
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount or 0
+    async def abandon_sending(self, reason: str) -> list[OutboxMessage]:
+        """Mark every message left in sending as unknown; those messages."""
+        stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.SENDING)
+        rows = list((await self.session.scalars(stmt)).all())
+        for row in rows:
+            row.status, row.last_error = OutboxStatus.UNKNOWN, reason
+        await self.session.flush()
+        return rows
 
     async def get(self, message_id: int) -> OutboxMessage | None:
         """One outbox row."""

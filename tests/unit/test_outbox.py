@@ -513,11 +513,10 @@ async def test_a_timeout_while_connecting_is_retried_because_the_request_never_l
     assert dispatcher.unknown_count == 0
 
 
-async def test_a_crash_between_claim_and_send_leaves_it_unknown_after_recover(
+async def crash_while_sending(
     database: Database, bot: Bot, telegram: FakeTelegram, clock: Clock
 ) -> None:
-    await enqueue(database, "checkin:42:2030-01-07:escalate:daughter", RESIDENT, "王阿姨未回复")
-    await enqueue(database, "checkin:43:2030-01-07:prompt", ELDER, "李伯伯，今天好吗？")
+    """A dispatcher claims the first row and dies while its request is out."""
     crashing = OutboxDispatcher(database, bot, clock=clock)
     never = asyncio.Event()
 
@@ -527,9 +526,17 @@ async def test_a_crash_between_claim_and_send_leaves_it_unknown_after_recover(
     telegram.meanwhile = hang
     doomed = asyncio.create_task(crashing.dispatch_due())
     await telegram.called.wait()
-    doomed.cancel()  # the process dies while the request is out
+    doomed.cancel()  # the process dies while the request is out: did it arrive?
     with contextlib.suppress(asyncio.CancelledError):
         await doomed
+
+
+async def test_a_crash_between_claim_and_send_leaves_it_unknown_after_recover(
+    database: Database, bot: Bot, telegram: FakeTelegram, clock: Clock
+) -> None:
+    await enqueue(database, "checkin:42:2030-01-07:escalate:daughter", RESIDENT, "王阿姨未回复")
+    await enqueue(database, "checkin:43:2030-01-07:prompt", ELDER, "李伯伯，今天好吗？")
+    await crash_while_sending(database, bot, telegram, clock)
     assert await statuses(database, "checkin:42:2030-01-07:escalate:daughter") == [
         OutboxStatus.SENDING
     ]
@@ -547,6 +554,27 @@ async def test_a_crash_between_claim_and_send_leaves_it_unknown_after_recover(
         database, "checkin:42:2030-01-07:escalate:daughter", "checkin:43:2030-01-07:prompt"
     ) == [OutboxStatus.UNKNOWN, OutboxStatus.SENT]
     assert restarted.unknown_count == 1
+
+
+async def test_an_urgent_message_a_crash_left_in_sending_is_sent_once_more_after_recover(
+    database: Database, bot: Bot, telegram: FakeTelegram, clock: Clock
+) -> None:
+    async with database.uow() as uow:  # an alert about an elder: priority 1
+        await uow.outbox.enqueue(
+            "care:alert:7:step-family:5", RESIDENT, {"text": "李奶奶未回复"}, priority=1
+        )
+        await uow.commit()
+    await crash_while_sending(database, bot, telegram, clock)
+
+    restarted = OutboxDispatcher(database, bot, clock=clock)
+    assert await restarted.recover() == 1
+    assert await restarted.recover() == 0  # a second start does not send it a third time
+    assert await restarted.dispatch_due() == 1
+    assert await statuses(
+        database, "care:alert:7:step-family:5", "care:alert:7:step-family:5:again"
+    ) == [OutboxStatus.UNKNOWN, OutboxStatus.SENT]
+    assert telegram.sent == [("sendMessage", RESIDENT, "李奶奶未回复")] * 2
+    assert restarted.stats["resent"] == 1
 
 
 async def test_a_refused_connection_is_retried_with_growing_pauses_then_given_up_after_10(
