@@ -97,7 +97,7 @@ async def setup(update: Update, context: LinliContext) -> None:
         await reply(message, context.tr("Send /setup inside the group you want to register."))
         return
     who = person(message.from_user)
-    communities = await context.services.groups.setup_choices(who)
+    communities = await context.services.groups.setup_choices(who, message.chat.id)
     if not communities and context.args and context.services.roles.is_global_admin(who.id):
         created = await context.services.groups.create_community(who, " ".join(context.args))
         communities = [created] if created else []
@@ -154,7 +154,9 @@ async def setup_pressed(update: Update, context: LinliContext) -> None:
         await query.answer(context.tr("This button is no longer valid."))
         return
     who = person(query.from_user)
-    allowed = {c.id: c for c in await context.services.groups.setup_choices(who)}
+    allowed = {
+        c.id: c for c in await context.services.groups.setup_choices(who, query.message.chat.id)
+    }
     if community_id not in allowed:
         await query.answer(
             context.tr("Only staff or admins of a community can register a group."), show_alert=True

@@ -12,6 +12,7 @@ from bot.services.types import ChatRef, Person
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import Chat, ChatKind, Community, Role
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 GROUP_KINDS = (ChatKind.RESIDENTS, ChatKind.STAFF, ChatKind.VOLUNTEERS)
@@ -102,19 +103,38 @@ class GroupService:
             await uow.commit()
         log.info("chat %s migrated to supergroup %s", old_id, new_id)
 
-    async def setup_choices(self, person: Person) -> list[Community]:
-        """The communities this person may register a group into."""
+    async def setup_choices(self, person: Person, chat_id: int | None = None) -> list[Community]:
+        """The communities this person may register a group into.
+
+        A group already registered belongs to its community: only that community's staff
+        (or a global admin) may register it again, and only into that community.
+        """
         async with self.db.uow() as uow:
             communities = await uow.communities.all()
             if self.roles.is_global_admin(person.id):
                 return list(communities)
+            owner = await self._owner(uow, chat_id)
             allowed = []
             for community in communities:
-                if Role.STAFF in await uow.memberships.roles(person.id, community.id) or (
-                    Role.ADMIN in await uow.memberships.roles(person.id, community.id)
-                ):
+                if owner is not None and community.id != owner:
+                    continue
+                if await self._manages(uow, person.id, community.id):
                     allowed.append(community)
             return allowed
+
+    @staticmethod
+    async def _owner(uow: UnitOfWork, chat_id: int | None) -> int | None:
+        """The community a registered group belongs to (None: not registered)."""
+        if chat_id is None:
+            return None
+        row = await uow.chats.by_telegram_id(chat_id)
+        return row.community_id if row is not None else None
+
+    @staticmethod
+    async def _manages(uow: UnitOfWork, user_id: int, community_id: int) -> bool:
+        return bool(
+            {Role.STAFF, Role.ADMIN} & set(await uow.memberships.roles(user_id, community_id))
+        )
 
     async def create_community(self, person: Person, name: str) -> Community | None:
         """A global admin creates a community; None when not allowed or the name is taken."""
@@ -148,6 +168,13 @@ class GroupService:
         if not await self.roles.has_role(person.id, community_id, Role.STAFF):
             return SetupResult(SetupOutcome.FORBIDDEN)
         async with self.db.uow() as uow:
+            owner = await self._owner(uow, chat.id)
+            if (
+                owner is not None
+                and owner != community_id
+                and not await self.roles._has_role(uow, person.id, owner, Role.STAFF)
+            ):
+                return SetupResult(SetupOutcome.FORBIDDEN)  # another community's group
             community = await uow.communities.get(community_id)
             if community is None:
                 return SetupResult(SetupOutcome.UNKNOWN_COMMUNITY)
