@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
+from bot.logs import JsonFormatter
 from bot.redact import RedactingFilter
 from bot.redact import install as install_redaction
 from bot.settings import Settings, SettingsError, load_settings
@@ -22,11 +23,14 @@ from knowledge.cli import add_faq_commands, run_faq
 log = logging.getLogger("linli")
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr with timestamps; quiet the chatty libraries."""
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """Log to stderr, as text with timestamps or as JSON lines; quiet the chatty libraries."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if fmt == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     for noisy in ("httpx", "httpcore", "aiohttp.access", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # The token is in every Bot API URL httpx and PTB log; secrets are masked at source.
@@ -124,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"linli: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "run":
             return asyncio.run(_run(settings))

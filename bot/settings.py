@@ -7,7 +7,7 @@ import re
 import zoneinfo
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Asia/Shanghai", alias="LINLI_TIMEZONE")
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list, alias="LINLI_ADMIN_IDS")
     log_level: str = Field(default="INFO", alias="LINLI_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="LINLI_LOG_FORMAT")
     knowledge_paths: Annotated[list[Path], NoDecode] = Field(
         default_factory=list, alias="LINLI_KNOWLEDGE_PATHS"
     )

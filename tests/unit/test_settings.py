@@ -113,3 +113,17 @@ def test_the_leader_key_is_optional_and_a_positive_number(tmp_path: Path) -> Non
     assert Settings(_env_file=env).leader_key is None  # type: ignore[call-arg]
     env.write_text("LINLI_LEADER_KEY=42\n", encoding="utf-8")
     assert Settings(_env_file=env).leader_key == 42  # type: ignore[call-arg]
+
+
+def test_json_logs_are_one_object_a_line_with_the_extra_fields() -> None:
+    import json
+    import logging
+
+    from bot.logs import JsonFormatter
+
+    record = logging.LogRecord("bot.outbox", logging.WARNING, "x.py", 1, "sent %s", ("通知",), None)
+    record.chat_id = -1001
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING" and entry["logger"] == "bot.outbox"
+    assert entry["message"] == "sent 通知" and entry["chat_id"] == -1001 and "\n" not in line
