@@ -31,6 +31,7 @@ from bot.callbacks import Callback, CallbackDataError, pattern, unpack
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink, link
 from bot.i18n import N_, Catalogs, Translate
+from bot.phones import normalise_phone
 from bot.services.tickets import CATEGORIES, OPEN, Action, Draft, Outcome, Result
 from handlers.common import command, escape, reply
 from handlers.common import html_payload as _payload
@@ -42,7 +43,6 @@ log = logging.getLogger(__name__)
 
 PREFIX = "tk"
 MAX_PHOTOS = 3
-PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$|^(0\d{2,3}\d{7,8})$")
 ADDRESS = re.compile(r"^\D*(\d{1,3})\D+(\d{1,2})\D+(\d{1,5})\D*$")
 STAFF_MARK = re.compile(r"#T(\d{1,10})·(\w+)")
 NOTE_LIMIT = 1000  # a note quoted in a message (Telegram's limit is 4096 in all)
@@ -341,15 +341,6 @@ def _draft(data: dict[str, Any]) -> Draft:
         phone=data.get("phone"),
         preferred_time=data.get("time"),
     )
-
-
-def normalise_phone(text: str) -> str | None:
-    """A Chinese mobile or landline number, digits only; None if it is not one."""
-    digits = re.sub(r"[\s\-()（）]", "", text.strip())
-    found = PHONE.match(digits)
-    if not found:
-        return None
-    return found.group(1) or found.group(2)
 
 
 def parse_address(text: str) -> tuple[str, str, str] | None:
