@@ -239,9 +239,14 @@ async def signup_command(update: Update, context: LinliContext) -> None:
     args = (message.text or "").split(maxsplit=1)
     if len(args) < 2 and await _point_to_open_lists(context, message):
         return  # "/signup" alone: where are the lists? (posted again if an admin deleted one)
-    is_staff = await context.services.roles.has_role(message.from_user.id, community_id, Role.STAFF)
+    roles = context.services.roles
+    is_staff = await roles.has_role(message.from_user.id, community_id, Role.STAFF)
     if not is_staff and not (await _community(context.linli, community_id)).residents_signups:
         await reply(message, tr("Only committee staff can start a sign-up list."))
+        return
+    if not is_staff and not await roles.has_role(message.from_user.id, community_id, Role.RESIDENT):
+        # someone in the group who holds no role in its community (staff of another one)
+        await reply(message, tr("Only residents of this community can start a sign-up list."))
         return
     if len(args) < 2:
         await reply(
