@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from bot import __version__
 from bot.logs import JsonFormatter
+from bot.ops import COMMANDS as OPS_COMMANDS
+from bot.ops import add_ops_commands, run_ops
 from bot.redact import RedactingFilter
 from bot.redact import install as install_redaction
 from bot.settings import Settings, SettingsError, load_settings
@@ -113,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "current"])
     add_faq_commands(sub)
+    add_ops_commands(sub)
     return p
 
 
@@ -134,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(settings))
         if args.command == "db":
             return asyncio.run(_db(settings, args.action))
+        if args.command in OPS_COMMANDS:
+            return asyncio.run(run_ops(settings, args))
     except KeyboardInterrupt:
         return 130
     except StartupError as exc:
