@@ -8,6 +8,7 @@ import pytest
 
 from bot.settings import Settings
 from tests.e2e.harness import Linli, running
+from tests.e2e.privacy import group_privacy  # noqa: F401  (autouse: residents' groups stay private)
 
 
 @pytest.fixture
