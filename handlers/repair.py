@@ -810,8 +810,11 @@ async def tickets_command(update: Update, context: LinliContext) -> None:
                 message, tr("You have no repair requests. Send /repair to report something.")
             )
             return
+        # People write phones and flats into descriptions: a group sees numbers and states only.
+        in_private = message.chat.type == "private"
         lines = [tr("Your repair requests:")] + [
-            f"{escape(t.number)} · {tr(STATUS_NAMES[t.status])} · {escape(t.description[:40])}"
+            f"{escape(t.number)} · {tr(STATUS_NAMES[t.status])}"
+            + (f" · {escape(cut(t.description, 40))}" if in_private else "")
             for t in mine
         ]
         await reply(message, "\n".join(lines))
