@@ -35,7 +35,7 @@ from bot.services.errands import (
     Outcome,
     Result,
 )
-from handlers.common import command, escape, html_payload, reply
+from handlers.common import command, escape, hide_phones, html_payload, reply
 from handlers.dialogs import Flow, Input, Turn, start_dialog
 from handlers.repair import ask_phone, cut, phone_answer
 from handlers.start import continue_in_private, link_community, member_of, on_deep_link
@@ -192,8 +192,9 @@ class Renderer:
         return lines
 
     def card_text(self, errand: Errand, tr: Translate, taker: str | None = None) -> str:
-        """The public card; once taken, who took it instead of the button."""
-        lines = self.public_lines(errand, tr)
+        """The public card; once taken, who took it instead of the button. A phone typed into
+        what or from is masked: the card may go to the residents' group."""
+        lines = [hide_phones(line) for line in self.public_lines(errand, tr)]
         if errand.status is ErrandStatus.OPEN:
             lines.append(tr("Volunteers: tap the button to take it."))
         elif taker and errand.status in LIVE:

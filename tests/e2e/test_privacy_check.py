@@ -5,12 +5,20 @@ from __future__ import annotations
 import pytest
 
 from bot.clock import FakeClock
-from bot.demo import RESIDENTS_GROUP
+from bot.demo import RESIDENTS_GROUP, STAFF_GROUP, VOLUNTEERS_GROUP
 from tests.e2e import test_repair
 from tests.e2e.harness import Linli
 from tests.e2e.privacy import Leaks, _problems
 from tests.e2e.test_care import enrol
-from tests.e2e.test_repair import LIU, WANG, ZHANG, last_bot_message, press, submit
+from tests.e2e.test_repair import (
+    LIU,
+    WANG,
+    ZHANG,
+    last_bot_message,
+    outbox_idle,
+    press,
+    submit,
+)
 
 clock, linli = test_repair.clock, test_repair.linli  # Linli on the fake clock
 
@@ -117,3 +125,41 @@ async def test_a_residents_own_tickets_asked_in_the_group_do_not_show_the_descri
     assert "BX-2026-0001" in listing["text"] and "漏水" not in listing["text"], listing["text"]
     [mine] = await linli.say(WANG, WANG, "/tickets")
     assert "厨房漏水，到了楼下打13812345678" in mine["text"], mine["text"]  # in private: all
+
+
+async def test_an_errand_card_in_the_residents_group_shows_no_phone_typed_into_it(
+    linli: Linli,
+) -> None:
+    """The card goes to the residents' group when staff turn that on; what and from are free text."""
+    await linli.say(STAFF_GROUP, ZHANG, "/errands residents on")
+    [kind] = await linli.say(WANG, WANG, "/errand")
+    await press(linli, WANG, WANG, kind, "买药")
+    await linli.say(WANG, WANG, "阿莫西林一盒，到了打13812345678")
+    await linli.say(WANG, WANG, "社区卫生站（电话 0571-88886666）")
+    [when] = await linli.say(WANG, WANG, "2号楼1单元101")
+    await press(linli, WANG, WANG, when, "1 小时内")
+    await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "只记时间银行")
+    await linli.say(WANG, WANG, "13812345678")
+    await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "给我自己")
+    await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "提交")
+    await outbox_idle(linli)
+    cards = [
+        m
+        for m in await linli.sandbox.transcript(RESIDENTS_GROUP)
+        if (m.get("text") or "").startswith("🛵")
+    ]
+    assert cards and "阿莫西林一盒，到了打138********" in cards[0]["text"], cards
+    assert "社区卫生站（电话 057*-********）" in cards[0]["text"]
+    volunteer = [
+        m for m in await linli.sandbox.transcript(LIU) if "13812345678" in (m.get("text") or "")
+    ]
+    assert not volunteer  # nobody has taken it yet
+    volunteers_card = [
+        m
+        for m in await linli.sandbox.transcript(VOLUNTEERS_GROUP)
+        if (m.get("text") or "").startswith("🛵")
+    ]
+    await press(linli, VOLUNTEERS_GROUP, LIU, volunteers_card[0], "接单")
+    await outbox_idle(linli)
+    details = await last_bot_message(linli, LIU)  # the one who takes it reads it all
+    assert "阿莫西林一盒，到了打13812345678" in details["text"], details["text"]
