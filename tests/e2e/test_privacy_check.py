@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.clock import FakeClock
@@ -143,23 +145,21 @@ async def test_an_errand_card_in_the_residents_group_shows_no_phone_typed_into_i
     await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "给我自己")
     await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "提交")
     await outbox_idle(linli)
-    cards = [
-        m
-        for m in await linli.sandbox.transcript(RESIDENTS_GROUP)
-        if (m.get("text") or "").startswith("🛵")
-    ]
+    cards = await errand_cards(linli, RESIDENTS_GROUP)
     assert cards and "阿莫西林一盒，到了打138********" in cards[0]["text"], cards
     assert "社区卫生站（电话 057*-********）" in cards[0]["text"]
     volunteer = [
         m for m in await linli.sandbox.transcript(LIU) if "13812345678" in (m.get("text") or "")
     ]
     assert not volunteer  # nobody has taken it yet
-    volunteers_card = [
-        m
-        for m in await linli.sandbox.transcript(VOLUNTEERS_GROUP)
-        if (m.get("text") or "").startswith("🛵")
-    ]
-    await press(linli, VOLUNTEERS_GROUP, LIU, volunteers_card[0], "接单")
+    [card] = await errand_cards(linli, VOLUNTEERS_GROUP)
+    await press(linli, VOLUNTEERS_GROUP, LIU, card, "接单")
     await outbox_idle(linli)
     details = await last_bot_message(linli, LIU)  # the one who takes it reads it all
     assert "阿莫西林一盒，到了打13812345678" in details["text"], details["text"]
+
+
+async def errand_cards(linli: Linli, chat_id: int) -> list[dict[str, Any]]:
+    return [
+        m for m in await linli.sandbox.transcript(chat_id) if (m.get("text") or "").startswith("🛵")
+    ]
