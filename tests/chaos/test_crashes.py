@@ -23,7 +23,8 @@ import random
 import re
 import time
 from collections import Counter
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,28 +115,58 @@ def fanout_world(groups: int) -> dict[str, Any]:
     return world
 
 
+async def arrange_fanout(run: Crashes, groups: int = FANOUT_GROUPS) -> tuple[list[int], int]:
+    """The groups registered as residents' groups, and two notices due already (they fell due
+    while the bot was down); the notices' ids and the number of groups they go to."""
+    cid = await community_id(run)
+    async with run.db.uow() as uow:
+        for i in range(groups):
+            chat = await uow.chats.upsert(-1002000000000 - i, "supergroup", f"{i + 1}号楼")
+            chat.community_id, chat.kind = cid, ChatKind.RESIDENTS
+        await uow.commit()
+    services = Services.build(run.db, run.settings)
+    due = utcnow() - timedelta(minutes=3)
+    notices = []
+    for n, text in enumerate(
+        ("停水通知：3号楼明天9:00-12:00停水", "电梯年检，今天14:00-16:00停运")
+    ):
+        notice = await services.notices.draft(
+            cid, 2001, NoticeDraft(text=f"{text} #{n}", first_at=due, urgent=n == 1)
+        )
+        await services.notices.confirm(notice.id, 2001)
+        notices.append(notice.id)
+    return notices, groups + 1  # and the demo residents' group
+
+
+async def check_fanout(run: Crashes, notices: list[int], groups: int, name: str) -> None:
+    """Every notice posted once to every group; every message sent once (unknowns aside)."""
+    rows = await run.outbox()
+    sent = tally(rows, await run.calls())
+    report(name, f"{run.kills} kills {dict(run.moments)}; {sent.line()}")
+    assert sent.stuck == 0 and sent.missing == 0, sent.problems
+    assert sent.duplicates <= sent.unknown, sent.problems
+    post_rows = [r for r in rows if r.idempotency_key.startswith("notice:post:")]
+    assert len(post_rows) == len(notices) * groups
+    async with run.db.uow() as uow:
+        occurrences = (await uow.session.scalars(select(NoticeOccurrence))).all()
+        posts = (await uow.session.scalars(select(NoticePost))).all()
+        statuses = dict((await uow.session.execute(select(Notice.id, Notice.status))).all())
+    assert sorted(o.notice_id for o in occurrences) == notices  # one occurrence each
+    assert all(o.status == "posted" for o in occurrences)
+    per_chat = Counter((p.occurrence_id, p.chat_id) for p in posts)
+    assert len(per_chat) == len(notices) * groups and set(per_chat.values()) == {1}
+    by_post = {f"notice:post:{p.id}": p for p in posts}
+    for row in post_rows:  # each post says what became of its message
+        assert by_post[row.idempotency_key].status == row.status.value, row.idempotency_key
+    assert all(s.value == "done" for s in statuses.values())
+    record("unknown outcomes", sent.unknown)
+
+
 @pytest.mark.parametrize("backend", backends("postgresql"))
 async def test_a_notice_fanout_survives_kills(tmp_path: Path, backend: str) -> None:
     rng = random.Random(SEED)
     async with crashes(tmp_path, backend, fanout_world(FANOUT_GROUPS)) as run:
-        cid = await community_id(run)
-        async with run.db.uow() as uow:
-            for i in range(FANOUT_GROUPS):
-                chat = await uow.chats.upsert(-1002000000000 - i, "supergroup", f"{i + 1}号楼")
-                chat.community_id, chat.kind = cid, ChatKind.RESIDENTS
-            await uow.commit()
-        services = Services.build(run.db, run.settings)
-        due = utcnow() - timedelta(minutes=3)  # fell due while the bot was down
-        notices = []
-        for n, text in enumerate(
-            ("停水通知：3号楼明天9:00-12:00停水", "电梯年检，今天14:00-16:00停运")
-        ):
-            notice = await services.notices.draft(
-                cid, 2001, NoticeDraft(text=f"{text} #{n}", first_at=due, urgent=n == 1)
-            )
-            await services.notices.confirm(notice.id, 2001)
-            notices.append(notice.id)
-        groups = FANOUT_GROUPS + 1  # and the demo residents' group
+        notices, groups = await arrange_fanout(run)
 
         async def busy() -> bool:
             return not await posted(run, notices, groups)
@@ -143,28 +174,8 @@ async def test_a_notice_fanout_survives_kills(tmp_path: Path, backend: str) -> N
         run.progress = lambda event: event["type"] == "new" and event["chat_id"] < 0
         await run.crash_loop(rng, FANOUT_KILLS, busy, burst=80)
         await final_run(run, lambda: posted(run, notices, groups), "the fan-out")
-
-        rows = await run.outbox()
-        sent = tally(rows, await run.calls())
-        report(f"fan-out [{backend}]", f"{run.kills} kills {dict(run.moments)}; {sent.line()}")
-        assert sent.stuck == 0 and sent.missing == 0, sent.problems
-        assert sent.duplicates <= sent.unknown, sent.problems
-        post_rows = [r for r in rows if r.idempotency_key.startswith("notice:post:")]
-        assert len(post_rows) == 2 * groups
-        async with run.db.uow() as uow:
-            occurrences = (await uow.session.scalars(select(NoticeOccurrence))).all()
-            posts = (await uow.session.scalars(select(NoticePost))).all()
-            statuses = dict((await uow.session.execute(select(Notice.id, Notice.status))).all())
-        assert sorted(o.notice_id for o in occurrences) == notices  # one occurrence each
-        assert all(o.status == "posted" for o in occurrences)
-        per_chat = Counter((p.occurrence_id, p.chat_id) for p in posts)
-        assert len(per_chat) == 2 * groups and set(per_chat.values()) == {1}
-        by_post = {f"notice:post:{p.id}": p for p in posts}
-        for row in post_rows:  # each post says what became of its message
-            assert by_post[row.idempotency_key].status == row.status.value, row.idempotency_key
-        assert all(s.value == "done" for s in statuses.values())
+        await check_fanout(run, notices, groups, f"fan-out [{backend}]")
         record("kills", run.kills)
-        record("unknown outcomes", sent.unknown)
 
 
 async def posted(run: Crashes, notices: list[int], groups: int) -> bool:
@@ -204,101 +215,41 @@ def ladder_world() -> dict[str, Any]:
     return world
 
 
-@pytest.mark.parametrize("backend", backends("postgresql"))
-async def test_c_checkin_ladders_survive_kills(tmp_path: Path, backend: str) -> None:
-    from bot.i18n import Catalogs
-    from bot.services.care import STEPS
-    from handlers.care import Renderer
+@dataclass
+class Ladders:
+    """Elders whose check-in ladder steps fall due one after another, and what must happen."""
 
-    rng = random.Random(SEED + 2)
-    async with crashes(tmp_path, backend, ladder_world()) as run:
-        cid = await community_id(run)
-        services = Services.build(run.db, run.settings)
-        services.care.renderer = Renderer(Catalogs())
-        async with run.db.uow() as uow:
-            for i in range(ELDERS):
-                for uid in elder_ids(i):
-                    await uow.users.upsert(
-                        uid,
-                        first_name=f"u{uid}",
-                        last_name=None,
-                        username=None,
-                        telegram_language="zh-hans",
+    run: Crashes
+    expected: dict[int, list[str]]  # elder id -> the steps that must be taken, once each
+    last_due: datetime
+
+    async def steps_taken(self) -> dict[int, list[str]]:
+        async with self.run.db.uow() as uow:
+            rows = (
+                await uow.session.execute(
+                    select(CheckIn.elder_id, CheckInStep.step).join(
+                        CheckInStep, CheckInStep.checkin_id == CheckIn.id
                     )
-            await uow.commit()
-        elders = []
-        for i in range(ELDERS):
-            elder_user, family, volunteer = elder_ids(i)
-            elder, token = await services.care.invite_elder(
-                cid,
-                family,
-                name=f"老人{i}",
-                address=f"{i + 1}号楼101",
-                phone="13900000000",
-                as_family=True,
-            )
-            await services.care.accept(token, elder_user, "zh-CN")
-            _, token = await services.care.invite_contact(elder.id, family, "volunteer")
-            assert token is not None
-            await services.care.accept(token, volunteer, "zh-CN")
-            elders.append(await services.care.get(elder.id))
-        start = last_due = utcnow()
-        expected: dict[int, list[str]] = {}  # elder id -> the steps that must be taken
-        for i, elder in enumerate(elders):
-            assert elder is not None
-            # The step that falls due during the kills; the earlier ones are due already.
-            step = STEPS[i % len(STEPS)]
-            falls = start + timedelta(seconds=SPREAD * (1 + i // len(STEPS)))
-            last_due = max(last_due, falls)
-            due = falls - timedelta(minutes=LADDER[step])
-            expected[elder.id] = ["prompt", *STEPS[: STEPS.index(step) + 1]]
-            assert await services.care._create_checkin(  # noqa: SLF001 - today's, at `due`
-                elder, due.date(), due, due
-            )
-        async with run.db.uow() as uow:
-            # No other day's check-in during the test: only the one made here.
-            await uow.session.execute(update(Elder).values(days=[]))
-            await uow.session.execute(  # the enrolment news are not what is tested here
-                delete(OutboxMessage).where(
-                    ~OutboxMessage.idempotency_key.startswith("care:prompt:")
                 )
-            )
-            await uow.commit()
-        chats = {uid for i in range(ELDERS) for uid in elder_ids(i)} | {STAFF_GROUP}
-        run.progress = lambda event: event["type"] == "new" and event["chat_id"] in chats
+            ).all()
+        taken: dict[int, list[str]] = {}
+        for elder_id, step in rows:
+            taken.setdefault(elder_id, []).append(step)
+        return taken
 
-        async def steps_taken() -> dict[int, list[str]]:
-            async with run.db.uow() as uow:
-                rows = (
-                    await uow.session.execute(
-                        select(CheckIn.elder_id, CheckInStep.step).join(
-                            CheckInStep, CheckInStep.checkin_id == CheckIn.id
-                        )
-                    )
-                ).all()
-            taken: dict[int, list[str]] = {}
-            for elder_id, step in rows:
-                taken.setdefault(elder_id, []).append(step)
-            return taken
+    async def complete(self) -> bool:
+        taken = await self.steps_taken()
+        return (
+            utcnow() > self.last_due
+            and all(sorted(taken.get(e, [])) == sorted(s) for e, s in self.expected.items())
+            and await outbox_settled(self.run)
+        )
 
-        async def complete() -> bool:
-            taken = await steps_taken()
-            return (
-                utcnow() > last_due
-                and all(sorted(taken.get(e, [])) == sorted(s) for e, s in expected.items())
-                and await outbox_settled(run)
-            )
-
-        async def busy() -> bool:
-            return not await complete()
-
-        await run.crash_loop(rng, LADDER_KILLS, busy, burst=12, early=(0.5, 3.0))
-        # The last steps fall due only now: the final start's first tick takes them.
-        await asyncio.sleep(max(0.0, (last_due - utcnow()).total_seconds()) + 0.1)
-        await final_run(run, complete, "every ladder step")
-
-        taken = await steps_taken()
-        for elder_id, steps in expected.items():  # each step once, none lost, none extra
+    async def check(self, name: str) -> None:
+        """Each step once, none lost, none extra; every alert arrived; sends once (unknowns aside)."""
+        run = self.run
+        taken = await self.steps_taken()
+        for elder_id, steps in self.expected.items():
             assert Counter(taken[elder_id]) == Counter(steps), (elder_id, taken[elder_id])
         rows = await run.outbox()
         keys = Counter(  # the alerts' keys, without the recipient and a second send's suffix
@@ -310,25 +261,107 @@ async def test_c_checkin_ladders_survive_kills(tmp_path: Path, backend: str) -> 
             alerts = (await uow.session.scalars(select(CareAlert))).all()
         assert len({a.checkin_id for a in alerts}) == len(alerts)  # one alert per check-in
         for alert in alerts:  # each alert step reached its people once
-            elder_steps = expected[alert.elder_id]
+            elder_steps = self.expected[alert.elder_id]
             for step in ("family", "volunteer", "staff"):
                 assert keys[f"care:alert:{alert.id}:step-{step}"] == (step in elder_steps), (
                     alert.id,
                     step,
                 )
         sent = tally(rows, await run.calls(), prefix=("care:prompt:", "care:alert:"))
-        report(f"ladders [{backend}]", f"{run.kills} kills {dict(run.moments)}; {sent.line()}")
+        report(name, f"{run.kills} kills {dict(run.moments)}; {sent.line()}")
         assert sent.stuck == 0 and sent.missing == 0, sent.problems
         assert sent.duplicates <= sent.unknown, sent.problems
-        wanted = sum(len(s) for s in expected.values())  # the prompt and every step, a message each
+        wanted = sum(len(s) for s in self.expected.values())  # the prompt and every step
         assert sent.messages == wanted
         # An alert whose send a kill left unknown went once more: none is lost.
         lost = [r for r in rows if r.status is OutboxStatus.UNKNOWN and r.priority >= 1]
         assert {f"{r.idempotency_key}{AGAIN}" for r in lost} <= {r.idempotency_key for r in rows}
         alerts_sent = tally(rows, await run.calls(), prefix="care:alert:")
         assert alerts_sent.lost == 0, "an alert never arrived"
-        record("kills", run.kills)
         record("unknown outcomes", sent.unknown)
+
+
+async def arrange_ladders(run: Crashes, spread: float = SPREAD) -> Ladders:
+    """ELDERS elders, each with family and a volunteer; one check-in each whose ladder step
+    falls due `spread` seconds after another's (the earlier steps are due already)."""
+    from bot.i18n import Catalogs
+    from bot.services.care import STEPS
+    from handlers.care import Renderer
+
+    cid = await community_id(run)
+    services = Services.build(run.db, run.settings)
+    services.care.renderer = Renderer(Catalogs())
+    async with run.db.uow() as uow:
+        for i in range(ELDERS):
+            for uid in elder_ids(i):
+                await uow.users.upsert(
+                    uid,
+                    first_name=f"u{uid}",
+                    last_name=None,
+                    username=None,
+                    telegram_language="zh-hans",
+                )
+        await uow.commit()
+    elders = []
+    for i in range(ELDERS):
+        elder_user, family, volunteer = elder_ids(i)
+        elder, token = await services.care.invite_elder(
+            cid,
+            family,
+            name=f"老人{i}",
+            address=f"{i + 1}号楼101",
+            phone="13900000000",
+            as_family=True,
+        )
+        await services.care.accept(token, elder_user, "zh-CN")
+        _, token = await services.care.invite_contact(elder.id, family, "volunteer")
+        assert token is not None
+        await services.care.accept(token, volunteer, "zh-CN")
+        elders.append(await services.care.get(elder.id))
+    start = last_due = utcnow()
+    expected: dict[int, list[str]] = {}
+    for i, elder in enumerate(elders):
+        assert elder is not None
+        step = STEPS[i % len(STEPS)]
+        falls = start + timedelta(seconds=spread * (1 + i // len(STEPS)))
+        last_due = max(last_due, falls)
+        due = falls - timedelta(minutes=LADDER[step])
+        expected[elder.id] = ["prompt", *STEPS[: STEPS.index(step) + 1]]
+        assert await services.care._create_checkin(  # noqa: SLF001 - today's, at `due`
+            elder, due.date(), due, due
+        )
+    async with run.db.uow() as uow:
+        # No other day's check-in during the test: only the one made here.
+        await uow.session.execute(update(Elder).values(days=[]))
+        await uow.session.execute(  # the enrolment news are not what is tested here
+            delete(OutboxMessage).where(~OutboxMessage.idempotency_key.startswith("care:prompt:"))
+        )
+        await uow.commit()
+    return Ladders(run, expected, last_due)
+
+
+def ladder_chats() -> set[int]:
+    """The chats a ladder's messages go to: the elders', their contacts', the staff group."""
+    return {uid for i in range(ELDERS) for uid in elder_ids(i)} | {STAFF_GROUP}
+
+
+@pytest.mark.parametrize("backend", backends("postgresql"))
+async def test_c_checkin_ladders_survive_kills(tmp_path: Path, backend: str) -> None:
+    rng = random.Random(SEED + 2)
+    async with crashes(tmp_path, backend, ladder_world()) as run:
+        ladders = await arrange_ladders(run)
+        chats = ladder_chats()
+        run.progress = lambda event: event["type"] == "new" and event["chat_id"] in chats
+
+        async def busy() -> bool:
+            return not await ladders.complete()
+
+        await run.crash_loop(rng, LADDER_KILLS, busy, burst=12, early=(0.5, 3.0))
+        # The last steps fall due only now: the final start's first tick takes them.
+        await asyncio.sleep(max(0.0, (ladders.last_due - utcnow()).total_seconds()) + 0.1)
+        await final_run(run, ladders.complete, "every ladder step")
+        await ladders.check(f"ladders [{backend}]")
+        record("kills", run.kills)
 
 
 # --- (b) residents in the middle of the repair dialog ----------------------------------------
