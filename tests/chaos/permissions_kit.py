@@ -156,10 +156,6 @@ class Observation:
         ]
 
 
-Prepare = Callable[["Arena"], Awaitable[Target]]
-Effect = Callable[["Arena", Observation, Target], Awaitable[bool]]
-
-
 def _chat_of(call: dict[str, Any]) -> int | None:
     value = call["params"].get("chat_id")
     try:

@@ -228,10 +228,6 @@ def both(*effects: Effect) -> Effect:
     return effect
 
 
-def holds(check: Fn[[Arena, Observation, Target], Awaitable[bool]]) -> Effect:
-    return check
-
-
 # --- seeds and fresh targets -----------------------------------------------------------------
 
 
@@ -576,10 +572,6 @@ def button(
 ) -> Action:
     """A button: pressed by each role on a message staff got (or forged)."""
     return Action(name, run, effect, allowed, prepare, pressed=True)
-
-
-def _a(arena: Arena, target: Target) -> str:
-    return str(arena.community_a)
 
 
 def cmd(
