@@ -142,6 +142,25 @@ async def test_a_community_overrides_a_default_answer_without_touching_others(
     assert other is not None and other.answer == entry.answer
 
 
+async def test_a_community_without_entries_of_its_own_shares_the_matcher(
+    services: Services,
+) -> None:
+    community = await _community(services)
+    _, shared = await services.faq.knowledge(None)
+    _, own = await services.faq.knowledge(community)
+    assert own is shared  # one index of the same questions, not two
+    entry = await services.faq.entry(community, "property-fee-payment")
+    assert entry is not None
+    data = {"id": entry.id, "questions": list(entry.questions), "answer": "到3号楼交。"}
+    await services.faq.save_entry(community, data, ZHANG.id)
+    _, changed = await services.faq.knowledge(community)
+    assert changed is not shared
+    reply = await services.faq.consider(RESIDENTS_GROUP, WANG.id, FEE, Mode.PASSIVE)
+    assert reply.entry is not None and reply.entry.answer == "到3号楼交。"
+    _, base = await services.faq.knowledge(None)
+    assert base is shared and base.match(FEE).entry.answer == entry.answer  # type: ignore[union-attr]
+
+
 async def test_an_import_with_a_problem_changes_nothing(services: Services) -> None:
     community = await _community(services)
     before = await services.faq.export(community)
