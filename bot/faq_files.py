@@ -186,7 +186,15 @@ def _csv_rows(data: bytes, file_name: str) -> list[list[str]]:
 # --- XLSX ---------------------------------------------------------------------------------
 
 
-def _xlsx_rows(data: bytes, file_name: str) -> list[list[str]]:
+def sheet_rows(data: bytes, file_name: str, limit: int = MAX_ROWS) -> list[list[str]]:
+    """The rows of a CSV or XLSX file (told apart by content), header first, at most `limit`
+    + 1 of them from a workbook; FaqFileError when it is neither (linli import-residents too)."""
+    if data.startswith(ZIP_MAGIC) or data.startswith(OLE_MAGIC):
+        return _xlsx_rows(data, file_name, limit)
+    return _csv_rows(data, file_name)
+
+
+def _xlsx_rows(data: bytes, file_name: str, limit: int = MAX_ROWS) -> list[list[str]]:
     from openpyxl import load_workbook
 
     if data.startswith(OLE_MAGIC):
@@ -211,7 +219,7 @@ def _xlsx_rows(data: bytes, file_name: str) -> list[list[str]]:
         rows: list[list[str]] = []
         for row in sheet.iter_rows(values_only=True):
             rows.append([_cell_text(value) for value in row])
-            if len(rows) > MAX_ROWS + 1:
+            if len(rows) > limit + 1:
                 break
         return rows
     except FaqFileError:

@@ -43,11 +43,11 @@ async def run_ops(settings: Settings, args: argparse.Namespace) -> int:
     """Run one operators' command; its exit status."""
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(encoding="utf-8")
+    # Alembic narrates its plugins and every migration context at INFO; an operator wants
+    # the summary only.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     from bot import ops_tools as tools
     from storage.db import Database
-
-    # Alembic narrates every migration context at INFO; an operator wants the summary only.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
 
     db = Database(settings.effective_database_url)
     try:

@@ -7,21 +7,19 @@ cannot disagree. An import checks the whole file first and saves all of it or no
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from bot.faq_files import FaqFileError, sheet_rows
 from bot.phones import normalise_phone
 from bot.services.care import STEPS, CareService, Ladder
 from bot.services.notices import LIVE
@@ -54,6 +52,7 @@ from storage.uow import UnitOfWork
 # --- import-residents --------------------------------------------------------------------------
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
+MAX_IMPORT_ROWS = 100_000
 MAX_PROBLEMS = 50
 MAX_ID = 2**53  # Telegram's ids fit in 52 bits
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -94,7 +93,6 @@ ROLE_WORDS = {
 _HEADER_NOISE = re.compile(r"[\s*_\-:：]|[（(].*?[)）]")
 _ROLE_SPLIT = re.compile(r"[,，、;；/\s]+")
 _SCIENTIFIC = re.compile(r"^\d+(\.\d+)?[eE]\+?\d+$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _header_key(text: str) -> str:
@@ -188,61 +186,13 @@ def read_sheet(path: Path) -> list[list[str]]:
     data = path.read_bytes()
     if not data.strip():
         raise SheetError("the file is empty")
-    if data.startswith(b"PK\x03\x04"):
-        return _read_xlsx(data)
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SheetError("an old Excel .xls file: save it as .xlsx or CSV")
-    return _read_csv(data)
-
-
-def _read_xlsx(data: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise SheetError(f"not a spreadsheet (a damaged or foreign ZIP file: {exc})") from None
-    try:
-        sheet = book.worksheets[0] if book.worksheets else None
-        if sheet is None:
-            raise SheetError("the workbook has no sheet")
-        return [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _read_csv(data: bytes) -> list[list[str]]:
-    if b"\x00" in data:
-        raise SheetError("not a spreadsheet (binary data; CSV or XLSX expected)")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise SheetError("not a spreadsheet (neither UTF-8 nor GBK text)")
-    if _CONTROL.search(text):
-        raise SheetError("not a spreadsheet (control characters; CSV or XLSX expected)")
-    first = text.split("\n", 1)[0]
-    delimiter = max(",\t;", key=first.count)
-    try:
-        return [
-            [c.strip() for c in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)
-        ]
-    except csv.Error as exc:
-        raise SheetError(f"not a readable CSV file: {exc}") from None
+        rows = sheet_rows(data, path.name, limit=MAX_IMPORT_ROWS)
+    except FaqFileError as exc:
+        raise SheetError(str(exc)) from None
+    if len(rows) > MAX_IMPORT_ROWS + 1:
+        raise SheetError(f"more than {MAX_IMPORT_ROWS:,} rows (split it into several files)")
+    return [[cell.strip() for cell in row] for row in rows]
 
 
 def check_residents(rows: list[list[str]], report: ImportReport) -> list[Resident]:
