@@ -425,6 +425,10 @@ async def elder_active(arena: Arena) -> Target:
     return Target(data=f"care:pause:{arena.seeds['elder_id']}")
 
 
+async def invite_family(arena: Arena) -> Target:
+    return Target(data=f"care:inv:{arena.seeds['elder_id']}:family")
+
+
 async def invite_button(arena: Arena) -> Target:
     return Target(data=f"care:new:{arena.community_a}")
 
@@ -680,6 +684,8 @@ ACTIONS: list[Action] = [
            run=forge_in_private),
     button("/elders: ➕ invite an elder (forged)", invite_button, STAFFISH, changed("dialogs"),
            run=forge_in_private),
+    button("elder card: 👪 invite family (forged)", invite_family, STAFFISH,
+           changed("care_invites"), run=forge_in_private),
     # sign-ups and polls
     cmd("/signup <time> <title>", "/signup 下周日9点 PERM健步走{n} 限9人", STAFF, STAFFISH,
         changed("activities"), prepare=reset_flags),
