@@ -104,9 +104,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             handler.setLevel(logging.WARNING)
 
 
+WATCHED_LOGGERS = ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access")
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Name the test a secret in the logs came from."""
+    """Name the test a secret in the logs came from; a test that ran `configure_logging` (it
+    quiets httpx and the like) does not hide the next tests' request lines from the watch."""
     WATCH.test = item.nodeid
+    for name in WATCHED_LOGGERS:
+        if logging.getLogger(name).level != logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.NOTSET)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

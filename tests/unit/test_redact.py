@@ -17,7 +17,7 @@ def test_a_protected_token_is_masked_in_messages_arguments_and_tracebacks(
     redact.protect(TOKEN, "short")
     redact.install()
     url = f"http://127.0.0.1:1/bot{TOKEN}/getUpdates"
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="httpx"):
         logging.getLogger("httpx").info('HTTP Request: POST %s "HTTP/1.1 200 OK"', url)
         logging.getLogger("telegram.ext.Updater").debug(f"polling {url}")
         try:
