@@ -65,6 +65,25 @@ STATUS_NAMES = {
     TicketStatus.DUPLICATE: N_("duplicate"),
     TicketStatus.CANCELLED: N_("cancelled"),
 }
+# What happened to a ticket, as its history shows it (the event's action code).
+EVENT_NAMES = {
+    "submit": N_("submitted"),
+    "accept": N_("accepted"),
+    "assign": N_("assigned"),
+    "start": N_("work started"),
+    "done": N_("done"),
+    "reject": N_("rejected"),
+    "duplicate": N_("marked a duplicate"),
+    "cancel": N_("cancelled"),
+    "reopen": N_("reopened"),
+    "comment": N_("comment"),
+    "info": N_("information added"),
+    "urge": N_("urged"),
+    "rate": N_("rated"),
+    "remind": N_("reminder to staff"),
+    "escalate": N_("escalated to admins"),
+    "me_too": N_("a neighbour has the same problem"),
+}
 TIME_CHOICES = {
     "asap": N_("As soon as possible"),
     "morning": N_("Tomorrow morning"),
@@ -898,13 +917,13 @@ async def ticket_command(update: Update, context: LinliContext) -> None:
     lines = [text, "", tr("History:")]
     for event in history:
         when = event.at.astimezone(zone).strftime("%m-%d %H:%M")
-        change = f"{event.from_status or ''}→{event.to_status}" if event.to_status else ""
+        what = tr(EVENT_NAMES[event.action]) if event.action in EVENT_NAMES else event.action
         note = (
             f" · {escape(event.note)}"
             if event.note and (private or message.chat.type == "private")
             else ""
         )
-        lines.append(f"{when} {escape(event.action)} {change}{note}")
+        lines.append(f"{when} {escape(what)}{note}")
     markup = renderer.card_markup(ticket, tr) if is_staff else resident_markup(ticket, tr)
     await reply(message, "\n".join(lines)[:4000], reply_markup=markup)
 

@@ -403,7 +403,9 @@ async def test_a_low_rating_reopens_the_ticket(linli: Linli) -> None:
     ]
     assert len(reopened) == 1
     text = text_of(await linli.say(STAFF_GROUP, ZHANG, "/ticket BX-2026-0001"))
-    assert "已受理" in text and "reopen" in text
+    history = text.split("记录")[-1]
+    assert "已受理" in text and "重新打开" in history and "已评价" in history
+    assert "reopen" not in text and "→" not in history  # people's words, not the codes
 
 
 async def test_ticket_commands_and_bad_numbers(linli: Linli) -> None:
