@@ -34,7 +34,7 @@ from tests.chaos.test_crashes import (
 from tests.conftest import PG_URL_ENV
 from tests.proof import record
 
-GROUPS = 120
+GROUPS = 250  # 502 posts: at Telegram's 30 a second, long enough to kill in the middle
 TAKEOVER_LIMIT = 15.0  # seconds, the promise
 
 
@@ -77,7 +77,7 @@ async def test_a_standby_takes_over_a_fanout_and_the_ladders_when_the_active_one
 ) -> None:
     async with crashes(tmp_path, "postgresql", world()) as run:
         notices, groups = await arrange_fanout(run, GROUPS)
-        ladders = await arrange_ladders(run, spread=5.0)
+        ladders = await arrange_ladders(run, spread=10.0)  # steps fall due over 40 s
         chats = ladder_chats()
         sent_posts = 0
 
