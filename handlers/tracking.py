@@ -24,7 +24,7 @@ async def track(update: Update, context: LinliContext) -> None:
     chat = update.effective_chat
     impersonal = is_impersonal(update)
     who = None if impersonal or user is None else person(user)
-    fresh = await context.services.people.record_update(
+    fresh, identity = await context.services.people.arrive(
         update.update_id, who, chat_ref(chat) if chat else None
     )
     UPDATES.labels(_kind(update)).inc()
@@ -32,10 +32,8 @@ async def track(update: Update, context: LinliContext) -> None:
         DUPLICATE_UPDATES.inc()
         log.info("update %s was handled before; skipped", update.update_id)
         raise ApplicationHandlerStop
-    if who is not None:
-        context.identity = await context.services.people.identity(
-            who, chat_ref(chat) if chat else None
-        )
+    if identity is not None:
+        context.identity = identity
     if impersonal:
         await _answer_impersonal(update, context)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,10 @@ from storage.models import (
     User,
 )
 from storage.types import utcnow
+
+# "Last seen" is kept to the minute: writing it on every message was an UPDATE of the user and
+# one of the roster row per group message, for a time nothing reads more precisely.
+SEEN_STEP = timedelta(minutes=1)
 
 
 class _Repository:
@@ -58,7 +63,9 @@ class UserRepository(_Repository):
         user.last_name = last_name[:128] if last_name else None
         user.username = username
         user.telegram_language = telegram_language
-        user.last_seen_at = seen_at or utcnow()
+        now = seen_at or utcnow()
+        if seen_at is not None or user.last_seen_at is None or now - user.last_seen_at >= SEEN_STEP:
+            user.last_seen_at = now
         return user
 
     async def find_by_username(self, username: str) -> User | None:
@@ -191,8 +198,10 @@ class RosterRepository(_Repository):
         if member is None:
             self.session.add(ChatMember(chat_id=chat_id, user_id=user_id, present=present))
         else:
-            member.present = present
-            member.last_seen_at = utcnow()
+            now = utcnow()
+            if member.present != present or now - member.last_seen_at >= SEEN_STEP:
+                member.present = present
+                member.last_seen_at = now
 
     async def members(self, chat_id: int) -> Sequence[int]:
         """Ids of users present in the chat."""
@@ -215,7 +224,22 @@ class UpdateRepository(_Repository):
     """update_ids already handled."""
 
     async def claim(self, update_id: int) -> bool:
-        """Mark the update as handled; False if it was handled before."""
+        """Mark the update as handled; False if it was handled before.
+
+        One `INSERT … ON CONFLICT DO NOTHING` (SQLite, PostgreSQL): a savepoint, the insert and
+        its release were three statements on every update. A claim racing another waits for
+        it as before and comes back False once the other commits.
+        """
+        dialect = self.session.sync_session.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            module = sqlite if dialect == "sqlite" else postgresql
+            stmt = (
+                module.insert(ProcessedUpdate)
+                .values(update_id=update_id, processed_at=utcnow())
+                .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
+            )
+            result = await self.session.execute(stmt)
+            return bool(result.rowcount)  # type: ignore[attr-defined]
         try:
             async with self.session.begin_nested():
                 self.session.add(ProcessedUpdate(update_id=update_id))

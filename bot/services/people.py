@@ -9,7 +9,7 @@ from bot.i18n import choose_language, normalize_language
 from bot.services.types import ChatRef, Identity, Person
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import ChatKind, Role
+from storage.models import Chat, ChatKind, Role, User
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,38 @@ class PeopleService:
         self, update_id: int, person: Person | None, chat: ChatRef | None
     ) -> bool:
         """Claim the update and record who wrote where; False if it was handled before."""
+        fresh, _ = await self._arrive(update_id, person, chat, identify=False)
+        return fresh
+
+    async def arrive(
+        self, update_id: int, person: Person | None, chat: ChatRef | None
+    ) -> tuple[bool, Identity | None]:
+        """`record_update` and `identity` in one transaction (one of each per update was most
+        of the database work of an update): (False, None) if the update was handled before,
+        else (True, the person's identity, None when no person wrote)."""
+        return await self._arrive(update_id, person, chat, identify=True)
+
+    async def _arrive(
+        self, update_id: int, person: Person | None, chat: ChatRef | None, *, identify: bool
+    ) -> tuple[bool, Identity | None]:
+        identity = None
         async with self.db.uow() as uow:
             if not await uow.updates.claim(update_id):
-                return False
+                return False, None
             if person is not None:
-                await self._record_person(uow, person, chat)
+                user, row = await self._record_person(uow, person, chat)
+                if identify:
+                    identity = await self._identify(uow, person, chat, row, user)
             elif chat is not None:
                 await uow.chats.upsert(chat.id, chat.type, chat.title)
             await uow.commit()
-        return True
+        return True, identity
 
-    async def _record_person(self, uow: UnitOfWork, person: Person, chat: ChatRef | None) -> None:
+    async def _record_person(
+        self, uow: UnitOfWork, person: Person, chat: ChatRef | None
+    ) -> tuple[User, Chat | None]:
+        """Record the person (and the chat and its roster); their row, and the chat's if it
+        is not private."""
         user = await uow.users.upsert(
             person.id,
             first_name=person.first_name,
@@ -55,50 +76,65 @@ class PeopleService:
             telegram_language=person.language_code,
         )
         if chat is None:
-            return
+            return user, None
         if chat.type == "private":
             user.private_chat_open = True
             user.blocked_bot = False
-            return
+            return user, None
         row = await uow.chats.upsert(chat.id, chat.type, chat.title)
         await uow.roster.seen(row.id, person.id)
         if row.kind is ChatKind.RESIDENTS and row.community_id is not None and row.active:
             await uow.memberships.grant(person.id, row.community_id, Role.RESIDENT, None)
+        return user, row
 
     async def identity(self, person: Person, chat: ChatRef | None) -> Identity:
         """The person's language and roles in this chat (all communities in private)."""
         async with self.db.uow() as uow:
+            return await self._identify(uow, person, chat, None)
+
+    async def _identify(
+        self,
+        uow: UnitOfWork,
+        person: Person,
+        chat: ChatRef | None,
+        row: Chat | None,
+        user: User | None = None,
+    ) -> Identity:
+        """`identity` inside a unit of work; `row` and `user` are the group's chat row and the
+        person's row if already loaded."""
+        if user is None:
             user = await uow.users.get(person.id)
-            chosen = user.language if user else None
-            global_admin = person.id in self.settings.admin_ids
-            row = await uow.chats.by_telegram_id(chat.id) if chat and chat.is_group else None
-            if row is not None and row.community_id is not None:
-                community = await uow.communities.get(row.community_id)
-                roles = await uow.memberships.roles(person.id, row.community_id)
-                default = community.language if community else self.settings.default_language
-                return Identity(
-                    user_id=person.id,
-                    language=choose_language(chosen, person.language_code, default),
-                    community_id=row.community_id,
-                    community_name=community.name if community else None,
-                    chat_kind=row.kind,
-                    roles=frozenset(roles | ({Role.ADMIN} if global_admin else set())),
-                    global_admin=global_admin,
-                )
-            memberships = await uow.memberships.of_user(person.id)
-            roles = {m.role for m in memberships} | ({Role.ADMIN} if global_admin else set())
-            community_ids = {m.community_id for m in memberships}
-            only = next(iter(community_ids)) if len(community_ids) == 1 else None
+        chosen = user.language if user else None
+        global_admin = person.id in self.settings.admin_ids
+        if not (chat and chat.is_group):
+            row = None
+        elif row is None:
+            row = await uow.chats.by_telegram_id(chat.id)
+        if row is not None and row.community_id is not None:
+            community = await uow.communities.get(row.community_id)
+            roles = await uow.memberships.roles(person.id, row.community_id)
+            default = community.language if community else self.settings.default_language
             return Identity(
                 user_id=person.id,
-                language=choose_language(
-                    chosen, person.language_code, self.settings.default_language
-                ),
-                community_id=only,
-                chat_kind=row.kind if row else (ChatKind.PRIVATE if chat else None),
-                roles=frozenset(roles),
+                language=choose_language(chosen, person.language_code, default),
+                community_id=row.community_id,
+                community_name=community.name if community else None,
+                chat_kind=row.kind,
+                roles=frozenset(roles | ({Role.ADMIN} if global_admin else set())),
                 global_admin=global_admin,
             )
+        memberships = await uow.memberships.of_user(person.id)
+        roles = {m.role for m in memberships} | ({Role.ADMIN} if global_admin else set())
+        community_ids = {m.community_id for m in memberships}
+        only = next(iter(community_ids)) if len(community_ids) == 1 else None
+        return Identity(
+            user_id=person.id,
+            language=choose_language(chosen, person.language_code, self.settings.default_language),
+            community_id=only,
+            chat_kind=row.kind if row else (ChatKind.PRIVATE if chat else None),
+            roles=frozenset(roles),
+            global_admin=global_admin,
+        )
 
     async def contact(self, user_id: int) -> Contact:
         """The address and phone the person gave last time (private; for their own dialogs)."""

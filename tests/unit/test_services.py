@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from bot.demo import RESIDENTS_GROUP, STAFF_GROUP, seed_demo
 from bot.services import Services
@@ -13,7 +15,10 @@ from bot.services.roles import RoleChange
 from bot.services.types import ChatRef, Person
 from bot.settings import Settings
 from storage.db import Database
-from storage.models import ChatKind, Role
+from storage.models import Chat, ChatKind, ChatMember, Role, User
+from tests.proof import record
+
+STEPS = "arrivals compared with record + identity"
 
 WANG = Person(1001, "王", "阿姨", "wang_ayi", "zh-hans")
 EMMA = Person(1003, "Emma", "Chen", "emma_chen", "en")
@@ -58,6 +63,62 @@ async def test_someone_new_writing_in_the_residents_group_becomes_a_resident(
     await services.people.record_update(1, newcomer, RESIDENTS)
     identity = await services.people.identity(newcomer, RESIDENTS)
     assert identity.roles == {Role.RESIDENT}
+
+
+STAFF = ChatRef(STAFF_GROUP, "supergroup", "工作群")
+
+
+@pytest.mark.parametrize(
+    "who", [WANG, EMMA, ZHANG, LIU, STRANGER, Person(777, "管", None, None, "en")]
+)
+@pytest.mark.parametrize("where", [RESIDENTS, STAFF, NEW_GROUP, None, "private"])
+async def test_arriving_records_and_identifies_as_the_two_steps_did(
+    services: Services, who: Person, where: ChatRef | str | None
+) -> None:
+    chat = ChatRef(who.id, "private", None) if where == "private" else where
+    assert not isinstance(chat, str)
+    fresh, identity = await services.people.arrive(50, who, chat)
+    assert fresh and identity == await services.people.identity(who, chat)
+    assert await services.people.arrive(50, who, chat) == (False, None)
+    record(STEPS, 1)
+
+
+async def test_arriving_in_the_residents_group_makes_a_newcomer_a_resident_at_once(
+    services: Services,
+) -> None:
+    newcomer = Person(1501, "钱", "阿姨", None, "zh-hans")
+    fresh, identity = await services.people.arrive(2, newcomer, RESIDENTS)
+    assert fresh and identity is not None
+    assert identity.roles == {Role.RESIDENT} and identity.chat_kind is ChatKind.RESIDENTS
+    assert await services.people.arrive(3, None, RESIDENTS) == (True, None)
+
+
+async def test_last_seen_is_kept_to_the_minute(services: Services, database: Database) -> None:
+    async def seen() -> tuple[datetime, datetime]:
+        async with database.uow() as uow:
+            user = await uow.users.get(WANG.id)
+            member = await uow.session.scalar(
+                select(ChatMember)
+                .join(Chat)
+                .where(Chat.telegram_id == RESIDENTS_GROUP, ChatMember.user_id == WANG.id)
+            )
+            assert user is not None and user.last_seen_at is not None and member is not None
+            return user.last_seen_at, member.last_seen_at
+
+    await services.people.record_update(10, WANG, RESIDENTS)
+    first = await seen()
+    await services.people.record_update(11, WANG, RESIDENTS)
+    assert await seen() == first  # within the minute: no write
+    async with database.uow() as uow:
+        back = first[0] - timedelta(minutes=2)
+        await uow.session.execute(update(User).where(User.id == WANG.id).values(last_seen_at=back))
+        await uow.session.execute(
+            update(ChatMember).where(ChatMember.user_id == WANG.id).values(last_seen_at=back)
+        )
+        await uow.commit()
+    await services.people.record_update(12, WANG, RESIDENTS)
+    user_seen, member_seen = await seen()
+    assert user_seen >= first[0] and member_seen >= first[1]
 
 
 async def test_staff_register_a_new_group_and_residents_cannot(services: Services) -> None:
