@@ -30,12 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
+from _harness import PG_URL_ENV, Sandbox, fresh_postgres  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bot.demo import demo_world  # noqa: E402
@@ -70,7 +68,6 @@ TICK = 30.0
 FIRST_ELDER = 700_000_000
 FIRST_LATE = 710_000_000
 FIRST_FAMILY = 720_000_000
-PG_URL_ENV = "LINLI_TEST_DATABASE_URL"
 
 
 @dataclass
@@ -107,33 +104,6 @@ class Result:
             and not self.alerts_missing
             and all(d <= ALERT_GOAL for d in self.alert_from_due)
         )
-
-
-class Sandbox:
-    """The sandbox's scripting API."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.http = aiohttp.ClientSession()
-
-    async def close(self) -> None:
-        await self.http.close()
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{self.base_url}/sandbox/api/{path}"
-        async with self.http.request(method, url, **kwargs) as response:
-            body = await response.json(content_type=None)
-            if response.status != 200:
-                raise RuntimeError(f"{method} {path} -> {response.status} {body}")
-            return body
-
-    async def calls(self, method: str, after: int = 0) -> list[dict[str, Any]]:
-        body = await self.request("GET", "calls", params={"method": method, "after": str(after)})
-        return body["calls"]  # type: ignore[no-any-return]
-
-    async def last_seq(self) -> int:
-        body = await self.request("GET", "calls", params={"after": "0"})
-        return max((c["seq"] for c in body["calls"]), default=0)
 
 
 def world_with_users(ids: list[int]) -> dict[str, Any]:
@@ -412,28 +382,6 @@ async def one_run(elders_n: int, late_n: int, database_url: str | None) -> Resul
         await runtime.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     return result
-
-
-async def fresh_postgres() -> tuple[str, Any] | None:
-    """A new empty database next to LINLI_TEST_DATABASE_URL's, and how to drop it."""
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        return None
-    import asyncpg
-
-    base, _, _ = url.rpartition("/")
-    name = f"linli_bench_{uuid.uuid4().hex[:10]}"
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(dsn)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    return f"{base}/{name}", drop
 
 
 def report(r: Result, database: str) -> None:

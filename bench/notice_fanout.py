@@ -23,13 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import random
 import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp  # noqa: E402
+from _harness import PG_URL_ENV, Sandbox, fresh_postgres  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from bot.demo import RESIDENTS_GROUP, demo_world  # noqa: E402
@@ -51,7 +49,6 @@ CAP = 30.0  # Telegram: about 30 messages a second in all
 GOAL = 0.90
 STAFF = 2001
 FIRST_GROUP = -1009100000000
-PG_URL_ENV = "LINLI_TEST_DATABASE_URL"
 
 
 @dataclass
@@ -80,33 +77,6 @@ class Result:
     @property
     def ok(self) -> bool:
         return not self.lost and not self.duplicated
-
-
-class Sandbox:
-    """The sandbox's scripting API."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.http = aiohttp.ClientSession()
-
-    async def close(self) -> None:
-        await self.http.close()
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = f"{self.base_url}/sandbox/api/{path}"
-        async with self.http.request(method, url, **kwargs) as response:
-            body = await response.json(content_type=None)
-            if response.status != 200:
-                raise RuntimeError(f"{method} {path} -> {response.status} {body}")
-            return body
-
-    async def calls(self, method: str, after: int = 0) -> list[dict[str, Any]]:
-        body = await self.request("GET", "calls", params={"method": method, "after": str(after)})
-        return body["calls"]  # type: ignore[no-any-return]
-
-    async def last_seq(self) -> int:
-        body = await self.request("GET", "calls", params={"after": "0"})
-        return max((c["seq"] for c in body["calls"]), default=0)
 
 
 def world_with_groups(extra: list[int]) -> dict[str, Any]:
@@ -254,28 +224,6 @@ async def one_run(
         await runtime.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
     return result
-
-
-async def fresh_postgres() -> tuple[str, Any] | None:
-    """A new empty database next to LINLI_TEST_DATABASE_URL's, and how to drop it."""
-    url = os.environ.get(PG_URL_ENV)
-    if not url:
-        return None
-    import asyncpg
-
-    base, _, _ = url.rpartition("/")
-    name = f"linli_bench_{uuid.uuid4().hex[:10]}"
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(dsn)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    return f"{base}/{name}", drop
 
 
 def report(results: list[Result], database: str) -> None:
