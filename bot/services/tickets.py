@@ -335,7 +335,7 @@ class TicketService:
                         Ticket.community_id == community_id, Ticket.number == number
                     )
                 )
-            if cleaned.isdigit():
+            if cleaned.isdigit() and len(cleaned) <= 9:  # longer: no such ticket (and no overflow)
                 ticket = await uow.session.get(Ticket, int(cleaned))
                 return ticket if ticket and ticket.community_id == community_id else None
         return None

@@ -81,8 +81,8 @@ class BotProcess:
         self.env, self.cwd, self.log = env, cwd, log
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> float:
-        """Start and wait for the ready line; the seconds it took."""
+    async def start(self, patience: float = READY_TIMEOUT) -> float:
+        """Start and wait for the ready line (a standby's comes when it takes over); the seconds."""
         began = time.monotonic()
         with self.log.open("ab") as log:
             log.write(f"\n===== start at {time.time():.3f} =====\n".encode())
@@ -99,7 +99,7 @@ class BotProcess:
             )
         assert self.proc.stdout is not None
         try:
-            async with asyncio.timeout(READY_TIMEOUT):
+            async with asyncio.timeout(patience):
                 while True:
                     line = await self.proc.stdout.readline()
                     if not line:
@@ -111,9 +111,7 @@ class BotProcess:
                         break
         except TimeoutError as exc:
             self.kill_now()
-            raise AssertionError(
-                f"the bot was not ready in {READY_TIMEOUT} s:\n{self.tail()}"
-            ) from exc
+            raise AssertionError(f"the bot was not ready in {patience} s:\n{self.tail()}") from exc
         return time.monotonic() - began
 
     @property

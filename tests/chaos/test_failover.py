@@ -48,7 +48,7 @@ def world() -> dict:  # type: ignore[type-arg]
 async def standby(run: Crashes, name: str) -> tuple[BotProcess, asyncio.Task[float]]:
     """Start another process; it waits as a standby (no "ready" line until it takes over)."""
     process = BotProcess(run.env, run.tmp_path, run.tmp_path / f"{name}.log")
-    ready = asyncio.create_task(process.start())
+    ready = asyncio.create_task(process.start(patience=300))  # ready only once it takes over
     deadline = time.monotonic() + 30
     while "standby" not in (
         process.log.read_text(errors="replace") if process.log.exists() else ""
