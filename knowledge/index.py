@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import sys
 from dataclasses import dataclass
 
 from knowledge.entries import Entry, KnowledgeBase
@@ -114,7 +115,7 @@ class QuestionIndex:
             mine: set[str] = set()
             for text in entry.questions:
                 analysis = normalise(text)
-                found = units(analysis)
+                found = {sys.intern(u) for u in units(analysis)}  # one string per unit, not per question
                 analysed.append((e, text, analysis, found))
                 vocab[e] |= found
             for keyword in entry.keywords:
