@@ -36,9 +36,19 @@ class Callback:
     def int_arg(self, index: int) -> int:
         """Argument `index` as an integer, or CallbackDataError."""
         try:
-            return int(self.args[index])
+            value = int(self.args[index])
         except (IndexError, ValueError) as exc:
             raise CallbackDataError(f"bad argument {index} in {self!r}") from exc
+        if not -(2**53) < value < 2**53:  # no id is that big; the database could not take it
+            raise CallbackDataError(f"argument {index} out of range in {self!r}")
+        return value
+
+
+def small_id(text: str | None) -> int | None:
+    """The number an id written in text (a command argument, a deep link) stands for; None when
+    it is not a plain number or is longer than any id (the database could not even look it up)."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 15 else None
 
 
 def unpack(data: str | None) -> Callback:

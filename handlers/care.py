@@ -43,7 +43,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import Callback, CallbackDataError, pattern, unpack
+from bot.callbacks import Callback, CallbackDataError, pattern, small_id, unpack
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink, link
 from bot.i18n import N_, Catalogs, Translate
@@ -428,7 +428,7 @@ async def _on_it(update: Update, context: LinliContext, args: list[str]) -> None
     query = update.callback_query
     assert query is not None
     tr = context.tr
-    alert_id = int(args[0]) if args and args[0].isdigit() else 0
+    alert_id = (small_id(args[0]) if args else None) or 0
     outcome, alert, who = await context.services.care.respond(alert_id, query.from_user.id)
     if outcome is Outcome.FORBIDDEN:
         await query.answer(tr("Only the elder's contacts and staff can do that."), show_alert=True)
@@ -478,7 +478,7 @@ async def _resolve(update: Update, context: LinliContext, args: list[str]) -> No
     query = update.callback_query
     assert query is not None
     tr = context.tr
-    alert_id = int(args[0]) if args and args[0].isdigit() else 0
+    alert_id = (small_id(args[0]) if args else None) or 0
     code = args[1] if len(args) > 1 and args[1] in OUTCOMES else "fine"
     outcome, alert = await context.services.care.resolve(alert_id, query.from_user.id, code)
     if outcome is Outcome.FORBIDDEN:
@@ -712,7 +712,7 @@ async def _new(update: Update, context: LinliContext, args: list[str]) -> None:
     """➕ on the /elders or /checkin card: start the invitation dialog."""
     query = update.callback_query
     assert query is not None
-    community_id = int(args[0]) if args and args[0].isdigit() else None
+    community_id = small_id(args[0]) if args else None
     as_family = len(args) > 1 and args[1] == "f"
     if community_id is None or query.message is None or query.message.chat.type != "private":
         await query.answer(context.tr("This button is no longer valid."))
@@ -894,7 +894,7 @@ async def _manage(update: Update, context: LinliContext, args: list[str], action
     assert query is not None
     tr = context.tr
     care = context.services.care
-    elder_id = int(args[0]) if args and args[0].isdigit() else 0
+    elder_id = (small_id(args[0]) if args else None) or 0
     user_id = query.from_user.id
     if not await care.may_manage(elder_id, user_id):
         await query.answer(
@@ -926,7 +926,7 @@ async def _manage(update: Update, context: LinliContext, args: list[str], action
     elif action == "back":
         outcome = await care.set_away(elder_id, user_id, None)
     elif action == "away":
-        if len(args) > 1 and args[1].isdigit():
+        if len(args) > 1 and args[1].isdigit() and int(args[1]) <= 366:
             today = await care.local_today(elder_id)
             outcome = await care.set_away(elder_id, user_id, today + timedelta(days=int(args[1])))
         else:

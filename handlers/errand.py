@@ -22,7 +22,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot.callbacks import Callback, CallbackDataError, pattern, unpack
+from bot.callbacks import Callback, CallbackDataError, pattern, small_id, unpack
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink
 from bot.i18n import N_, Catalogs, Translate
@@ -880,10 +880,11 @@ async def _assign(update: Update, context: LinliContext, errand_id: int, who: st
             reply_markup=InlineKeyboardMarkup(rows) if rows else None,
         )
         return
-    if not who.isdigit():
+    taker = small_id(who)
+    if taker is None:
         await query.answer(context.tr("This button is no longer valid."))
         return
-    result = await service.assign(errand_id, query.from_user.id, int(who))
+    result = await service.assign(errand_id, query.from_user.id, taker)
     if result.outcome is Outcome.OK:
         context.linli.wake_outbox()
         await refresh_cards(context, result.errand)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.callbacks import Callback, CallbackDataError, pattern, unpack
+from bot.callbacks import Callback, CallbackDataError, pattern, small_id, unpack
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink, link
 from bot.i18n import N_, Catalogs, Translate
@@ -628,7 +628,7 @@ class RepairFlow(Flow):
         if given.value == "new":
             data["me_too_declined"] = True
             await self.prompt(turn)
-        elif given.value.startswith("metoo") and given.value[5:].isdigit():
+        elif given.value.startswith("metoo") and small_id(given.value[5:]) is not None:
             result = await turn.context.services.tickets.me_too(
                 int(given.value[5:]), turn.dialog.user_id
             )

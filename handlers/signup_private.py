@@ -16,6 +16,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
+from bot.callbacks import small_id
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink, link
 from bot.i18n import N_
@@ -171,11 +172,8 @@ async def _details_link(update: Update, context: LinliContext, deep_link: DeepLi
     message, user = update.effective_message, update.effective_user
     if message is None or user is None:
         return
-    found = (
-        await context.services.activities.signup(int(deep_link.arg))
-        if deep_link.arg.isdigit()
-        else None
-    )
+    signup_id = small_id(deep_link.arg)
+    found = await context.services.activities.signup(signup_id) if signup_id else None
     if found is None or user.id not in (found[1].user_id, found[1].by_user_id):
         await reply(message, context.tr("That sign-up no longer exists."))
         return
@@ -276,9 +274,10 @@ def thanks_link(context: LinliContext, activity_id: int) -> str:
 
 async def _thanks_link(update: Update, context: LinliContext, deep_link: DeepLink) -> None:
     message, user = update.effective_message, update.effective_user
-    if message is None or user is None or not deep_link.arg.isdigit():
+    activity_id = small_id(deep_link.arg)
+    if message is None or user is None or activity_id is None:
         return
-    refusal = await start_thanks(context, user.id, message.chat.id, int(deep_link.arg))
+    refusal = await start_thanks(context, user.id, message.chat.id, activity_id)
     if refusal is not None and isinstance(message, Message):
         await reply(message, refusal)
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application
 
+from bot.callbacks import small_id
 from bot.commands import visible_commands
 from bot.context import LinliContext
 from bot.deeplinks import DeepLink, decode, link
@@ -47,7 +48,7 @@ async def continue_in_private(
 
 def link_community(deep_link: DeepLink) -> int | None:
     """The community id a feature's deep link carries."""
-    return int(deep_link.arg) if deep_link.arg.isdigit() else None
+    return small_id(deep_link.arg)
 
 
 async def member_of(

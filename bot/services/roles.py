@@ -111,7 +111,8 @@ class RoleService:
         if ref.startswith("@"):
             return await uow.users.find_by_username(ref), RoleChange.UNKNOWN_USER
         if ref.isdigit():
-            return await uow.users.get(int(ref)), RoleChange.UNKNOWN_USER
+            found = await uow.users.get(int(ref)) if len(ref) <= 15 else None
+            return found, RoleChange.UNKNOWN_USER
         candidates = await uow.users.find_by_name(ref)
         in_community = []
         for user in candidates:

@@ -233,3 +233,13 @@ async def test_a_removed_bot_marks_the_group_inactive_and_keeps_it(services: Ser
     await services.groups.bot_left(STAFF_GROUP)
     chat = await services.groups.chat(STAFF_GROUP)
     assert chat is not None and not chat.active and chat.kind is ChatKind.STAFF
+
+
+def test_forged_callback_numbers_beyond_any_id_are_refused() -> None:
+    import pytest as _pytest
+
+    from bot.callbacks import CallbackDataError, unpack
+
+    assert unpack("su:j:12:1").int_arg(1) == 12
+    with _pytest.raises(CallbackDataError):
+        unpack("su:j:99999999999999999999:1").int_arg(1)
