@@ -101,6 +101,7 @@ forged_data = st.one_of(
             st.one_of(
                 st.sampled_from(["j", "c", "a", "t", "x", "h", "v", "ok", "_back", "_cancel"]),
                 st.integers(-5, 10**12).map(str),
+                st.integers(10**15, 10**40).map(str),  # beyond any id: no overflow anywhere
                 st.text(max_size=8),
             ),
             max_size=5,
