@@ -159,6 +159,7 @@ async def test_many_volunteers_press_take_at_once_and_one_wins(linli: Linli) -> 
             "/sandbox/api/members",
             {"chat_id": VOLUNTEERS_GROUP, "user_id": uid, "action": "add", "by": 2001},
         )
+    await linli.settle()  # the bot has recorded the newcomers: no race with the upserts below
     async with runtime.db.uow() as uow:
         [community] = await uow.communities.all()
         for uid in volunteers:
