@@ -46,6 +46,12 @@ def _sounds(text: str) -> str:
     return " " + " ".join(exact_syllable(ch) if is_han(ch) else "|" for ch in text) + " "
 
 
+@lru_cache(maxsize=1024)
+def _cue_sound(cue: str) -> str:
+    """A cue's syllables, worked out once (the cues are the lexicon's, a few hundred)."""
+    return _sounds(cue)
+
+
 def _said(compact: str, sounds: str, cue: str) -> bool:
     """Whether a cue phrase is in the message as written or, typed by pinyin, as it sounds.
 
@@ -57,7 +63,7 @@ def _said(compact: str, sounds: str, cue: str) -> bool:
         return True
     if len(cue) < 2 or cue in _WRITTEN_ONLY or not all(is_han(ch) for ch in cue):
         return False
-    return _sounds(cue) in sounds
+    return _cue_sound(cue) in sounds
 
 
 @lru_cache(maxsize=8)
