@@ -123,6 +123,7 @@ async def test_a_residents_own_tickets_asked_in_the_group_do_not_show_the_descri
     await linli.say(WANG, WANG, "13812345678")
     await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "明天上午")
     await press(linli, WANG, WANG, await last_bot_message(linli, WANG), "提交")
+    await outbox_idle(linli)  # what the submit queued for WANG is out before he asks
     [listing] = await linli.say(RESIDENTS_GROUP, WANG, "/tickets")
     assert "BX-2026-0001" in listing["text"] and "漏水" not in listing["text"], listing["text"]
     [mine] = await linli.say(WANG, WANG, "/tickets")
