@@ -48,6 +48,7 @@ HALVES = {
     "I (independent)": ROOT / "eval" / "faq_i.txt",
     "J (independent)": ROOT / "eval" / "faq_j.txt",
     "K (independent)": ROOT / "eval" / "faq_k.txt",
+    "L (independent)": ROOT / "eval" / "faq_l.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
