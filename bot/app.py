@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import APP_KEY, Linli, LinliContext
-from bot.reading import make_bot
+from bot.reading import LinliBot, make_bot
 from handlers import (
     care,
     dashboard,
@@ -63,6 +63,8 @@ def build_application(
     if not with_updater:
         builder = builder.updater(None)
     application = builder.build()
+    if isinstance(application.bot, LinliBot):
+        application.bot.fetch_after(application.update_queue.join)
     application.bot_data[APP_KEY] = linli
     for feature in FEATURES:
         feature.register(application)
