@@ -37,6 +37,12 @@ _EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
 _WHICH_IS_GOOD = re.compile(r"哪一?家[^ |?]{0,8}?(?:靠谱|好|便宜|实惠|专业|不错|划算|正规)")
 
 
+# A clause that asks by its last word: 吗/么/呢, or 不/没 after a modal (能交不, 有没).
+_CLAUSE_QUESTION = re.compile(
+    r"(?:[吗么呢]|(?:能|可以|会|要|有|是|行|让|给|用)[^ |]{0,8}?(?:不|没|没有))[啊呀哈啦嘛哦]*\??$"
+)
+
+
 # Cues that sound like everyday words and so count only as written: 我得 (I must) is 我的 (my).
 _WRITTEN_ONLY = frozenset({"我得"})
 
@@ -137,6 +143,8 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
         return True
     if compact.rstrip(_TRAILING + "|").endswith(lexicon.final_particles):
         return True
+    if any(_CLAUSE_QUESTION.search(clause) for clause in re.split(r"[ |]+", cleaned)[:-1]):
+        return True  # 物业费手机上能交不，不想跑一趟: an earlier clause asks
     words = _EN_WORDS.findall(cleaned)
     if not words:
         return False

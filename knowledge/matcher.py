@@ -45,15 +45,20 @@ class Policy:
     long_tokens: int = 12
     long_step: float = 1.0
     answer_long: float = 45.0
-    margin_long: float = 15.0
+    margin_long: float = 12.0
+    # A run-on of at least partial_tokens tokens and partial_beyond times a question's length is
+    # lined up with that question in part (rapidfuzz partial_ratio), not as a whole.
+    partial_tokens: int = 20
+    partial_beyond: float = 2.0
     english_token_length: float = 2.0  # an English word counts as this many tokens of length
     margin_passive: float = 5.0  # over the runner-up entry
     # A clear leader: a short message that the best entry explains almost entirely (explained
     # share of its weight), far ahead of any other entry, may pass with a lower score.
     answer_clear: float = 45.0
-    margin_clear: float = 20.0
+    margin_clear: float = 15.0
     explained_clear: float = 0.6
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
+    untopical_answer: float = 75.0  # ... unless it names no topic at all and scores this
     answer_addressed: float = 50.0
     margin_addressed: float = 5.0
     suggest_min: float = 30.0  # a suggestion must be at least this plausible
@@ -130,6 +135,7 @@ class Matcher:
         # An English word carries about what two Chinese characters do: it counts english_token_length.
         length = sum(policy.english_token_length if t[0] == "_" else 1 for t in analysis.tokens)
         dilution = min(1.0, policy.long_tokens / max(length, 1))
+        p_partial = policy.partial_beyond
         best: dict[int, float] = {}
         explained: dict[int, float] = {}
         on_topic: dict[int, float] = {}
@@ -144,7 +150,12 @@ class Matcher:
                     if topic_total and mine
                     else 1.0
                 )
-            similarity = fuzz.ratio(sound, hit.question.sound) / 100.0
+            if length >= policy.partial_tokens and len(sound) > p_partial * len(hit.question.sound):
+                # A run-on far longer than the question: how well the question lines up with
+                # the best part of it, not with the whole.
+                similarity = fuzz.partial_ratio(hit.question.sound, sound) / 100.0
+            else:
+                similarity = fuzz.ratio(sound, hit.question.sound) / 100.0
             score = 100.0 * (
                 policy.question_weight * hit.of_question
                 + policy.entry_weight * explained[e]
@@ -182,6 +193,9 @@ class Matcher:
             # keywords); an entry without keywords is not held to it.
             own = self.index.keyword_units.get(entry.id)
             on_topic = not (p.passive_needs_topic and own) or bool(topical & own)
+            if not on_topic and not topical and score >= p.untopical_answer and margin >= p.margin_clear:
+                # It names no entry's topic at all, yet says what one of its questions says.
+                on_topic = True
             if on_topic and own and p.passive_needs_topic:
                 # 房子多少钱一平 shares only the amount frame with the property-fee rate: no topic.
                 beyond = self._topics_beyond_frames(query)

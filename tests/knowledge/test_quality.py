@@ -18,25 +18,26 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Tally, evaluate,
 from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
-HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijk"}
+HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijkl"}
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
-    "a": (0.965, 0.01, 0.01, 0.995),  # measured 97.6% / 0.0% / 0.0% / 100%
-    "b": (0.925, 0.01, 0.02, 0.985),  # 94.2% / 0.0% / 0.0% / 99.4%
-    "c": (0.95, 0.01, 0.015, 0.99),  # 96.0% / 0.3% / 0.7% / 99.7%
-    "d": (0.885, 0.01, 0.015, 0.98),  # 90.3% / 0.6% / 0.8% / 98.8%
-    "e": (0.875, 0.01, 0.015, 0.975),  # 89.3% / 0.5% / 0.0% / 98.4%
-    "f": (0.895, 0.01, 0.015, 0.985),  # 91.0% / 0.3% / 0.0% / 99.1%
-    "g": (0.905, 0.01, 0.015, 0.985),  # 91.8% / 0.3% / 0.0% / 99.3%
-    "h": (0.90, 0.01, 0.025, 0.985),  # 91.4% / 0.3% / 1.5% / 99.3%
-    "i": (0.895, 0.01, 0.025, 0.975),  # 90.6% / 0.0% / 1.5% / 98.1%
-    # J and K fall short of the targets (docs/faq.md); their floors hold what they reach now.
-    "j": (0.85, 0.02, 0.03, 0.965),  # 85.9% / 1.3% / 2.1% / 97.4%
-    "k": (0.815, 0.03, 0.02, 0.95),  # 82.3% / 2.1% / 1.4% / 96.0%
+    "a": (0.96, 0.01, 0.01, 0.99),  # measured 97.0% / 0.0% / 0.0% / 99.4%
+    "b": (0.935, 0.01, 0.02, 0.985),  # 94.9% / 0.0% / 0.0% / 99.4%
+    "c": (0.945, 0.01, 0.015, 0.99),  # 95.4% / 0.3% / 0.0% / 99.7%
+    "d": (0.90, 0.01, 0.015, 0.985),  # 91.3% / 0.6% / 0.0% / 99.4%
+    "e": (0.905, 0.015, 0.015, 0.975),  # 92.0% / 0.8% / 0.7% / 98.1%
+    "f": (0.905, 0.01, 0.015, 0.98),  # 91.9% / 0.3% / 0.0% / 98.8%
+    "g": (0.925, 0.01, 0.015, 0.99),  # 93.8% / 0.3% / 0.0% / 99.7%
+    "h": (0.91, 0.01, 0.025, 0.99),  # 92.4% / 0.0% / 1.5% / 99.7%
+    "i": (0.905, 0.01, 0.025, 0.975),  # 91.9% / 0.0% / 1.5% / 98.4%
+    # J, K and L fall short of the targets (docs/faq.md); their floors hold what they reach now.
+    "j": (0.865, 0.02, 0.03, 0.975),  # 87.8% / 1.0% / 2.1% / 98.1%
+    "k": (0.825, 0.03, 0.02, 0.95),  # 83.8% / 2.4% / 1.4% / 96.0%
+    "l": (0.855, 0.025, 0.05, 0.96),  # 86.8% / 1.5% / 4.1% / 96.7%
 }
-CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage (D voice: 80.4%)
-# Voice run-ons are the weakest kind: I 78.6%, K 69.2% (its other categories are 80.6–92.3%).
-CATEGORY_FLOORS = {("i", "voice"): 0.77, ("k", "voice"): 0.67}
+CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage
+# Voice run-ons are the weakest kind: K 78.8% (its other categories are 80–93%).
+CATEGORY_FLOORS = {("k", "voice"): 0.77}
 
 
 def run(matcher: Matcher, path: Path, mode: str) -> dict[str, Tally]:
