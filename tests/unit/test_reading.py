@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+
+import pytest
 
 from bot.settings import Settings
 from tests.e2e.harness import running
@@ -56,3 +59,39 @@ async def test_the_webhook_reads_an_unreadable_update_as_an_empty_one() -> None:
         bot,
     )
     assert good.message is not None and good.message.text == "hi"
+
+
+async def test_the_next_long_poll_waits_until_every_fetched_update_is_handled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long poll confirms to Telegram all that came before it: it must not go out while any
+    fetched update is still waiting or being handled (a kill would lose them)."""
+    from telegram.ext import ExtBot
+
+    from bot.reading import make_bot
+
+    polls: list[object] = []
+
+    async def fetched(self: object, *args: object, **kwargs: object) -> tuple[()]:
+        polls.append(kwargs.get("timeout"))
+        return ()
+
+    monkeypatch.setattr(ExtBot, "get_updates", fetched)
+    bot = make_bot("1:token", "http://127.0.0.1:9/bot", "http://127.0.0.1:9/file")
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    bot.fetch_after(queue.join)
+    queue.put_nowait("update 1")
+    poll = asyncio.create_task(bot.get_updates(offset=2, timeout=10))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert polls == [], "polled while an update was still queued"
+    queue.get_nowait()  # the application takes it …
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert polls == [], "polled while an update was still being handled"
+    queue.task_done()  # … and has handled it
+    await asyncio.wait_for(poll, 1)
+    assert polls == [10]
+    queue.put_nowait("update 2")  # the last, confirming call at shutdown does not wait
+    await asyncio.wait_for(bot.get_updates(offset=3, timeout=0), 1)
+    assert polls == [10, 0]
