@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +37,13 @@ SEEN_STEP = timedelta(minutes=1)
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def _core(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        """Run a Core statement on the session's connection, in its transaction: the hot
+        path's statements skip the ORM's per-statement work (compile state, autoflush,
+        loading), which cost more than the statement itself."""
+        connection = await self.session.connection()
+        return await connection.execute(stmt, params)
 
 
 class UserRepository(_Repository):
@@ -67,6 +76,10 @@ class UserRepository(_Repository):
         if seen_at is not None or user.last_seen_at is None or now - user.last_seen_at >= SEEN_STEP:
             user.last_seen_at = now
         return user
+
+    async def refresh(self, user_id: int, values: dict[str, Any]) -> None:
+        """Set some columns of a stored user (one UPDATE, no load)."""
+        await self._core(update(User).where(User.id == user_id).values(**values))
 
     async def find_by_username(self, username: str) -> User | None:
         """The user with this @username (case-insensitive)."""
@@ -130,6 +143,10 @@ class ChatRepository(_Repository):
             chat.title = title
         return chat
 
+    async def retitle(self, chat_id: int, type_: str, title: str | None) -> None:
+        """Set a stored chat's type and title (one UPDATE, no load)."""
+        await self._core(update(Chat).where(Chat.id == chat_id).values(type=type_, title=title))
+
     async def of_community(
         self, community_id: int, kind: ChatKind | None = None, *, active: bool = True
     ) -> Sequence[Chat]:
@@ -186,8 +203,90 @@ class MembershipRepository(_Repository):
         return (await self.session.scalars(stmt)).all()
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """A person writing in a known group, as stored: their row, the group's, their roster
+    row there (None if not on it), the group's community and the roles they hold in it."""
+
+    first_name: str
+    last_name: str | None
+    username: str | None
+    telegram_language: str | None
+    language: str | None
+    user_seen_at: datetime | None
+    chat_id: int
+    chat_type: str
+    chat_title: str | None
+    kind: ChatKind
+    community_id: int | None
+    active: bool
+    present: bool | None
+    member_seen_at: datetime | None
+    community_name: str | None
+    community_language: str | None
+    roles: frozenset[Role]
+
+
+# Built once: the statement of every group message (its cache key is computed once too).
+_SIGHTING = (
+    select(
+        User.first_name,
+        User.last_name,
+        User.username,
+        User.telegram_language,
+        User.language,
+        User.last_seen_at,
+        Chat.id,
+        Chat.type,
+        Chat.title,
+        Chat.kind,
+        Chat.community_id,
+        Chat.active,
+        ChatMember.present,
+        ChatMember.last_seen_at,
+        Community.name,
+        Community.language,
+        Membership.role,
+    )
+    .select_from(Chat)
+    .join(User, User.id == bindparam("user_id"))
+    .outerjoin(ChatMember, and_(ChatMember.chat_id == Chat.id, ChatMember.user_id == User.id))
+    .outerjoin(Community, Community.id == Chat.community_id)
+    .outerjoin(
+        Membership,
+        and_(Membership.community_id == Chat.community_id, Membership.user_id == User.id),
+    )
+    .where(Chat.telegram_id == bindparam("telegram_id"))
+)
+_SEE_MEMBER = (
+    update(ChatMember)
+    .where(ChatMember.chat_id == bindparam("member_chat"), ChatMember.user_id == bindparam("uid"))
+    .values(present=bindparam("present"), last_seen_at=bindparam("seen_at"))
+)
+
+
 class RosterRepository(_Repository):
     """Members the bot has seen in each group."""
+
+    async def sighting(self, user_id: int, chat_telegram_id: int) -> Sighting | None:
+        """Everything recording a group message reads, in one statement; None when the
+        user or the chat is not stored yet."""
+        rows = (
+            await self._core(_SIGHTING, {"user_id": user_id, "telegram_id": chat_telegram_id})
+        ).all()
+        if not rows:
+            return None
+        first = rows[0]
+        return Sighting(
+            *first[:16], roles=frozenset(row[16] for row in rows if row[16] is not None)
+        )
+
+    async def see(self, chat_id: int, user_id: int, present: bool, now: datetime) -> None:
+        """Refresh an existing roster row (one UPDATE, no load)."""
+        await self._core(
+            _SEE_MEMBER,
+            {"member_chat": chat_id, "uid": user_id, "present": present, "seen_at": now},
+        )
 
     async def seen(self, chat_id: int, user_id: int, present: bool = True) -> None:
         """Record that the user is (or is no longer) in the chat."""

@@ -83,6 +83,77 @@ async def test_arriving_records_and_identifies_as_the_two_steps_did(
     record(STEPS, 1)
 
 
+@pytest.mark.parametrize(
+    "who", [WANG, EMMA, ZHANG, LIU, STRANGER, Person(777, "管", None, None, "en")]
+)
+@pytest.mark.parametrize("where", [RESIDENTS, STAFF, NEW_GROUP])
+async def test_a_known_person_writing_again_is_identified_as_the_two_steps_do(
+    services: Services, who: Person, where: ChatRef
+) -> None:
+    # The second message takes the one-read path (user and chat stored): same identity.
+    assert (await services.people.arrive(60, who, where))[0]
+    fresh, identity = await services.people.arrive(61, who, where)
+    assert fresh and identity == await services.people.identity(who, where)
+    assert await services.people.arrive(61, who, where) == (False, None)
+    record(STEPS, 1)
+
+
+async def test_a_known_person_writing_again_refreshes_what_changed(
+    services: Services, database: Database
+) -> None:
+    await services.people.arrive(70, WANG, RESIDENTS)
+    renamed = Person(WANG.id, "王\x00", "大姐", None, "en")
+    retitled = ChatRef(RESIDENTS.id, "supergroup", "业主群（新）")
+    fresh, identity = await services.people.arrive(71, renamed, retitled)
+    assert fresh and identity is not None and identity.language == "en"
+    async with database.uow() as uow:
+        user = await uow.users.get(WANG.id)
+        chat = await uow.chats.by_telegram_id(RESIDENTS.id)
+    assert user is not None and chat is not None
+    assert (user.first_name, user.last_name, user.username, user.telegram_language) == (
+        "王",
+        "大姐",
+        None,
+        "en",
+    )
+    assert chat.title == "业主群（新）"
+
+
+async def test_a_member_who_left_and_writes_again_is_back_on_the_roster(
+    services: Services, database: Database
+) -> None:
+    await services.people.arrive(80, WANG, RESIDENTS)
+    await services.groups.member_left(RESIDENTS.id, WANG.id)
+    async with database.uow() as uow:
+        chat = await uow.chats.by_telegram_id(RESIDENTS.id)
+        assert chat is not None and WANG.id not in await uow.roster.members(chat.id)
+    await services.people.arrive(81, WANG, RESIDENTS)
+    async with database.uow() as uow:
+        assert WANG.id in await uow.roster.members(chat.id)
+
+
+async def test_the_resident_role_comes_back_with_the_next_message_only_in_an_active_group(
+    services: Services, database: Database
+) -> None:
+    newcomer = Person(1502, "孙", None, None, "zh-hans")
+    await services.people.arrive(90, newcomer, RESIDENTS)
+    async with database.uow() as uow:
+        chat = await uow.chats.by_telegram_id(RESIDENTS.id)
+        assert chat is not None and chat.community_id is not None
+        assert await uow.memberships.revoke(newcomer.id, chat.community_id, Role.RESIDENT)
+        await uow.commit()
+    _, identity = await services.people.arrive(91, newcomer, RESIDENTS)
+    assert identity is not None and identity.roles == {Role.RESIDENT}
+    async with database.uow() as uow:
+        assert await uow.memberships.revoke(newcomer.id, chat.community_id, Role.RESIDENT)
+        await uow.commit()
+    await services.groups.bot_left(RESIDENTS.id)
+    _, identity = await services.people.arrive(92, newcomer, RESIDENTS)
+    assert identity is not None and identity.roles == frozenset()
+    async with database.uow() as uow:
+        assert await uow.memberships.roles(newcomer.id, chat.community_id) == set()
+
+
 async def test_arriving_in_the_residents_group_makes_a_newcomer_a_resident_at_once(
     services: Services,
 ) -> None:
