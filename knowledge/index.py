@@ -136,6 +136,7 @@ class QuestionIndex:
         self._weights: dict[str, float] = {}
         self.vocab = [frozenset(v) for v in vocab]
         self.words = frozenset(u for u in df if u[0] == "2")
+        self.english = tuple(sorted(u[2:] for u in df if u[:2] == "1_"))  # the English words known
         common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}
         self.topics = frozenset(topics - common)
         self.keyword_units = {k: v - common for k, v in self.keyword_units.items()}

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from knowledge.entries import Entry, KnowledgeBase
 from knowledge.index import QuestionIndex, units
 from knowledge.intent import advice_sought, asks_something, pleads
 from knowledge.lexicon import load_lexicon
-from knowledge.normalize import analyse, clean
+from knowledge.normalize import Analysis, analyse, clean
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ class Matcher:
         self.kb = kb
         self.policy = policy or Policy()
         self.index = QuestionIndex(kb)
+        self._near: dict[str, str | None] = {}  # misspelt English word -> the known one
         # The advice cues (哪个牌子, where can i buy) each entry's own questions ask with.
         self._advice = {e.id: frozenset().union(*(advice_sought(clean(q)) for q in e.questions)) for e in kb}
         # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
@@ -109,6 +111,33 @@ class Matcher:
             return None
         return self._topics_of(units(analyse(self._frames.sub(" ", cleaned)), self.index.words))
 
+    def _spell(self, analysis: Analysis) -> Analysis:
+        """The analysis with English words the knowledge base does not have, but has one or two
+        letters away (electricty, electrisity), read as the word it has."""
+        fixed = list(analysis.tokens)
+        for i, token in enumerate(fixed):
+            if token[0] != "_" or len(token) < 6 or "1" + token in self.index.idf:
+                continue
+            word = token[1:]
+            near = self._english_near(word, 1 if len(word) < 8 else 2)
+            if near is not None:
+                fixed[i] = "_" + near
+        if fixed == list(analysis.tokens):
+            return analysis
+        surface = tuple(t[1:] if t[0] == "_" else s for t, s in zip(fixed, analysis.surface, strict=True))
+        return Analysis(analysis.text, tuple(fixed), surface, analysis.starts)
+
+    def _english_near(self, word: str, most: int) -> str | None:
+        """The knowledge base's one English word within `most` edits of `word`, if only one is."""
+        if word in self._near:
+            return self._near[word]
+        found = process.extract(word, self.index.english, scorer=Levenshtein.distance, score_cutoff=most, limit=2)
+        near = None if not found or (len(found) > 1 and found[1][1] == found[0][1]) else str(found[0][0])
+        if len(self._near) >= 4096:
+            self._near.clear()  # bounded: unknown words are as many as people can type
+        self._near[word] = near
+        return near
+
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
         ranked, asks, plea, _, _, _ = self._rank(text)
@@ -120,7 +149,7 @@ class Matcher:
         cleaned = clean(text)
         asks = asks_something(cleaned)
         plea = not asks and pleads(cleaned)
-        analysis = analyse(cleaned)
+        analysis = self._spell(analyse(cleaned))
         hits, weights = self.index.search(analysis)
         if not hits:
             return [], asks, plea, frozenset(), 0, 0.0

@@ -36,6 +36,18 @@ def test_traditional_english_and_voice_style_questions_are_answered(matcher: Mat
         assert result.entry is not None and result.entry.id == expected, text
 
 
+def test_a_misspelt_english_word_is_read_as_the_word_the_knowledge_base_has(
+    matcher: Matcher,
+) -> None:
+    right = matcher.match("how do i top up electricity, which app", mode="addressed")
+    for typo in ("electricty", "electrisity"):
+        result = matcher.match(f"how do i top up {typo}, which app", mode="addressed")
+        assert result.entry is not None and result.entry.id == "water-electricity-bills", typo
+        assert result.score == right.score, typo  # read exactly as the right spelling
+    # A word two entries' words are equally near stays as typed; short words are not touched.
+    assert matcher._english_near("xyzzyq", 1) is None
+
+
 def test_the_group_never_gets_suggestions(matcher: Matcher) -> None:
     for text in ["物业", "停车", "快递", "怎么办", "物业费发票抬头写什么"]:
         assert matcher.match(text, mode="passive").decision is not Decision.SUGGEST
