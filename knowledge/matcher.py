@@ -45,7 +45,7 @@ class Policy:
     # and below answer_passive the runner-up must be margin_long behind.
     long_tokens: int = 12
     long_step: float = 1.0
-    answer_long: float = 45.0
+    answer_long: float = 42.0
     margin_long: float = 12.0
     # A run-on of at least partial_tokens tokens and partial_beyond times a question's length is
     # lined up with that question in part (rapidfuzz partial_ratio), not as a whole.
