@@ -319,6 +319,15 @@ class RosterRepository(_Repository):
         return (await self.session.scalars(stmt)).all()
 
 
+# Built once per dialect: the first statement of every update.
+_CLAIMS = {
+    name: module.insert(ProcessedUpdate).on_conflict_do_nothing(
+        index_elements=[ProcessedUpdate.update_id]
+    )
+    for name, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+
+
 class UpdateRepository(_Repository):
     """update_ids already handled."""
 
@@ -330,15 +339,10 @@ class UpdateRepository(_Repository):
         it as before and comes back False once the other commits.
         """
         dialect = self.session.sync_session.get_bind().dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            module = sqlite if dialect == "sqlite" else postgresql
-            stmt = (
-                module.insert(ProcessedUpdate)
-                .values(update_id=update_id, processed_at=utcnow())
-                .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-            )
-            result = await self.session.execute(stmt)
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        stmt = _CLAIMS.get(dialect)
+        if stmt is not None:
+            params = {"update_id": update_id, "processed_at": utcnow()}
+            return bool((await self._core(stmt, params)).rowcount)
         try:
             async with self.session.begin_nested():
                 self.session.add(ProcessedUpdate(update_id=update_id))
@@ -560,6 +564,11 @@ class OutboxRepository(_Repository):
         )
 
 
+_LOG_QUERY = insert(FaqQuery).values(
+    user_id=select(User.id).where(User.id == bindparam("asker")).scalar_subquery()
+)
+
+
 class FaqRepository(_Repository):
     """A community's own knowledge-base entries, the questions asked, and feedback."""
 
@@ -589,11 +598,11 @@ class FaqRepository(_Repository):
         await self.session.flush()
         return row
 
-    async def log_query(self, query: FaqQuery) -> FaqQuery:
-        """Record a question Linli handled."""
-        self.session.add(query)
-        await self.session.flush()
-        return query
+    async def log(self, asker: int, values: dict[str, Any]) -> int:
+        """Record a question Linli handled in one INSERT; its id. The asker is linked only
+        if stored (a person who was forgotten, or never recorded, is not)."""
+        result = await self._core(_LOG_QUERY, {**values, "asker": asker})
+        return int(result.inserted_primary_key[0])
 
     async def query(self, query_id: int) -> FaqQuery | None:
         """One recorded question."""

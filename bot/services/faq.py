@@ -246,22 +246,22 @@ class FaqService:
             [e for e, _ in result.candidates[:3]] if result.decision is Decision.SUGGEST else []
         )
         async with self.db.uow() as uow:
-            query = await uow.faq.log_query(
-                FaqQuery(
-                    community_id=community_id,
-                    chat_telegram_id=chat_id,
-                    message_id=message_id,
-                    user_id=user_id if await uow.users.get(user_id) else None,
-                    text=" ".join(text.split())[:STORED_QUESTION_CHARS],
-                    mode=mode.value,
-                    decision=result.decision.value,
-                    entry_id=result.entry.id if result.entry else None,
-                    score=round(float(result.score), 2),
-                    candidates={"ids": [e.id for e in suggestions]},
-                )
+            query_id = await uow.faq.log(
+                user_id,
+                {
+                    "community_id": community_id,
+                    "chat_telegram_id": chat_id,
+                    "message_id": message_id,
+                    "text": " ".join(text.split())[:STORED_QUESTION_CHARS],
+                    "mode": mode.value,
+                    "decision": result.decision.value,
+                    "entry_id": result.entry.id if result.entry else None,
+                    "score": round(float(result.score), 2),
+                    "candidates": {"ids": [e.id for e in suggestions]},
+                },
             )
             await uow.commit()
-        return FaqReply(result.decision, query.id, result.entry, suggestions, result.asks)
+        return FaqReply(result.decision, query_id, result.entry, suggestions, result.asks)
 
     async def suggestion(self, query_id: int, index: int, user_id: int) -> Entry | None:
         """The entry behind suggestion button `index`; the choice is remembered."""

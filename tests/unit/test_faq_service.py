@@ -222,3 +222,23 @@ async def test_odd_messages_never_break_matching(services: Services, text: str) 
     for mode in Mode:
         reply = await services.faq.consider(RESIDENTS_GROUP, WANG.id, text, mode)
         assert reply.decision in (Decision.SILENT, Decision.SUGGEST, Decision.ANSWER)
+
+
+async def test_a_logged_question_keeps_what_was_decided_and_links_only_a_stored_asker(
+    services: Services, database: Database
+) -> None:
+    known = await services.faq.consider(RESIDENTS_GROUP, WANG.id, FEE, Mode.PASSIVE, message_id=5)
+    stranger = await services.faq.consider(4242, 4242, f"  {FEE}\n ", Mode.ADDRESSED)
+    assert known.query_id is not None and stranger.query_id is not None
+    assert known.entry is not None
+    first, second = await _queries(database)
+    assert (first.id, first.user_id, first.chat_telegram_id, first.message_id) == (
+        known.query_id,
+        WANG.id,
+        RESIDENTS_GROUP,
+        5,
+    )
+    assert (first.mode, first.decision, first.entry_id) == ("passive", "answer", known.entry.id)
+    assert first.community_id == await _community(services) and first.score > 0
+    assert first.created_at is not None and first.candidates == {"ids": []}
+    assert (second.id, second.user_id, second.text) == (stranger.query_id, None, FEE)
