@@ -61,7 +61,7 @@ class Policy:
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
     untopical_answer: float = 75.0  # ... unless it names no topic at all and scores this
     answer_addressed: float = 50.0
-    margin_addressed: float = 5.0
+    margin_addressed: float = 15.0
     suggest_min: float = 30.0  # a suggestion must be at least this plausible
     suggest_window: float = 22.0  # and within this of the best
 
