@@ -32,6 +32,7 @@ from bot.services.faq import FaqReply, Gap, GapOutcome, Mode
 from handlers import repair
 from handlers.common import command, escape, person, reply
 from knowledge import Decision, Entry
+from storage.models import ChatKind
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,12 @@ async def _respond(message: Message, context: LinliContext, text: str, mode: Mod
         )
         return
     answer = await faq.consider(
-        message.chat.id, message.from_user.id, text, mode, message_id=message.message_id
+        message.chat.id,
+        message.from_user.id,
+        text,
+        mode,
+        message_id=message.message_id,
+        place=_place(context),
     )
     if answer.decision is Decision.ANSWER and answer.entry is not None:
         await _send_answer(message, context, answer)
@@ -171,6 +177,16 @@ async def _respond(message: Message, context: LinliContext, text: str, mode: Mod
             )
             return
         await _report_unanswered(message, context, answer.query_id, text)
+
+
+def _place(context: LinliContext) -> tuple[int | None, bool] | None:
+    """The group's community and whether it answers passively, from the identity the
+    tracker resolved for this update; None when that did not come from a registered group."""
+    identity = context.identity
+    if identity is None or identity.chat_active is None:
+        return None
+    passive = identity.chat_kind is ChatKind.RESIDENTS and identity.chat_active
+    return identity.community_id, passive
 
 
 def photo_of(entry: Entry) -> str | Path | None:

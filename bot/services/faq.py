@@ -227,10 +227,17 @@ class FaqService:
         mode: Mode,
         *,
         message_id: int | None = None,
+        place: tuple[int | None, bool] | None = None,
     ) -> FaqReply:
-        """Decide what to do with a message, and log what Linli says."""
+        """Decide what to do with a message, and log what Linli says.
+
+        `place` is what `community_of_chat` would say, when the caller knows it already
+        (the tracker read the group's row for this very update): one look-up fewer.
+        """
         text = (text or "")[:MAX_QUESTION_CHARS]
-        community_id, passive_on = await self.community_of_chat(chat_id, user_id)
+        if place is None:
+            place = await self.community_of_chat(chat_id, user_id)
+        community_id, passive_on = place
         if mode is Mode.PASSIVE and not passive_on:
             return FaqReply(Decision.SILENT)
         kb, matcher = await self.knowledge(community_id)

@@ -127,6 +127,7 @@ class PeopleService:
                 chat_kind=seen.kind,
                 roles=frozenset(roles),
                 global_admin=global_admin,
+                chat_active=seen.active,
             )
         return await self._identify(uow, person, chat, None)
 
@@ -189,6 +190,7 @@ class PeopleService:
                 chat_kind=row.kind,
                 roles=frozenset(roles | ({Role.ADMIN} if global_admin else set())),
                 global_admin=global_admin,
+                chat_active=row.active,
             )
         memberships = await uow.memberships.of_user(person.id)
         roles = {m.role for m in memberships} | ({Role.ADMIN} if global_admin else set())

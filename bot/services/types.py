@@ -48,6 +48,8 @@ class Identity:
     chat_kind: ChatKind | None = None
     roles: frozenset[Role] = field(default_factory=frozenset)
     global_admin: bool = False
+    # Whether the group (registered to `community_id`) is active; None outside such a group.
+    chat_active: bool | None = None
 
     @property
     def top_role(self) -> Role | None:

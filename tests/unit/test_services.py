@@ -314,3 +314,28 @@ def test_forged_callback_numbers_beyond_any_id_are_refused() -> None:
     assert unpack("su:j:12:1").int_arg(1) == 12
     with _pytest.raises(CallbackDataError):
         unpack("su:j:99999999999999999999:1").int_arg(1)
+
+
+@pytest.mark.parametrize("who", [WANG, ZHANG, STRANGER])
+@pytest.mark.parametrize("where", [RESIDENTS, STAFF, NEW_GROUP, "left", "private"])
+async def test_the_faq_place_taken_from_the_identity_is_what_the_faq_would_look_up(
+    services: Services, who: Person, where: ChatRef | str
+) -> None:
+    from types import SimpleNamespace
+
+    from handlers.faq import _place
+
+    chat = ChatRef(who.id, "private", None) if where == "private" else where
+    if where == "left":
+        chat = RESIDENTS
+        await services.groups.bot_left(RESIDENTS.id)
+    assert isinstance(chat, ChatRef)
+    for update_id in (100, 101):  # a first message, then the one-read path
+        _, identity = await services.people.arrive(update_id, who, chat)
+        place = _place(SimpleNamespace(identity=identity))  # type: ignore[arg-type]
+        looked_up = await services.faq.community_of_chat(chat.id, who.id)
+        assert place == (looked_up if chat in (RESIDENTS, STAFF) else None)
+    if where == RESIDENTS:
+        assert place is not None and place[1]
+    if where == "left":
+        assert place is not None and not place[1]
