@@ -49,6 +49,7 @@ HALVES = {
     "J (independent)": ROOT / "eval" / "faq_j.txt",
     "K (independent)": ROOT / "eval" / "faq_k.txt",
     "L (independent)": ROOT / "eval" / "faq_l.txt",
+    "M (independent)": ROOT / "eval" / "faq_m.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
