@@ -180,6 +180,8 @@ def pleads(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     def said(cue: str) -> bool:
         return (f" {cue} " in padded) if cue.isascii() else _said(compact, sounds, cue)
 
+    if any(t in compact for t in _THANKS):
+        return False  # 停水通知看到了，谢谢: thanks for news, no cry for help
     if any(said(p) for p in lexicon.pleas):
         return True
     # A problem reported as it happens, not a story or venting (lexicon: problems, not_reports).

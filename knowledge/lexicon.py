@@ -46,6 +46,7 @@ class Lexicon:
     social_strong: tuple[str, ...] = ()  # an invitation on its own (打麻将, 三缺一)
     social_english: tuple[str, ...] = ()  # "anyone up for a chat": the activity words
     amount_frames: tuple[str, ...] = ()  # 多少钱, 一平, how much: an amount frame, no topic
+    price_asks: tuple[str, ...] = ()  # 多少钱, how much: asks a price an answer must give
     emoji: dict[str, str] = field(
         default_factory=dict
     )  # an emoji that names a thing -> the word (🛗 -> 电梯)
@@ -133,6 +134,7 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         social_strong=tuple(_words(cues.get("social_strong"))),
         social_english=tuple(_words(cues.get("social_english"))),
         amount_frames=tuple(_words(cues.get("amount_frames"))),
+        price_asks=tuple(_words(cues.get("price_asks"))),
         emoji={k: v for k, v in _mapping(data.get("emoji")).items() if k},
         english_phrases=phrases,
         phrase_re=phrase_re,

@@ -30,6 +30,13 @@ class Decision(StrEnum):
     SILENT = "silent"
 
 
+# An answer about a price: a figure in yuan (2.2元, 5 块), a discount (九五折), free, or where
+# the prices are or who sets them (价目表, 收费标准, 收取…费, 自行商定).
+_AMOUNT = re.compile(
+    r"\d[\d.,]*\s*(?:元|块|角|%|折)|[一二三四五六七八九十]+折|免费|不收费|不要钱|价目|收费标准|收取|商定"
+)
+
+
 @dataclass(frozen=True)
 class Policy:
     """Scoring weights and decision thresholds (scores are 0-100); tuned on eval/faq_a.txt (the clear leader on C and D)."""
@@ -89,6 +96,12 @@ class Matcher:
         self._near: dict[str, str | None] = {}  # misspelt English word -> the known one
         # The advice cues (哪个牌子, where can i buy) each entry's own questions ask with.
         self._advice = {e.id: frozenset().union(*(advice_sought(clean(q)) for q in e.questions)) for e in kb}
+        # The entries whose answer gives an amount (a figure in 元 or 块, a discount, free): only
+        # they answer a price question in a group.
+        self._priced = frozenset(e.id for e in kb if _AMOUNT.search(e.answer))
+        lexicon = load_lexicon()
+        self._price_asks = tuple(a for a in lexicon.price_asks if not a.isascii())
+        self._price_asks_en = tuple(a for a in lexicon.price_asks if a.isascii())
         # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
         frames = sorted(load_lexicon().amount_frames, key=len, reverse=True)
         self._frames = (
@@ -96,6 +109,12 @@ class Matcher:
             if frames
             else None
         )
+
+    def _asks_price(self, cleaned: str) -> bool:
+        """Whether a cleaned message asks how much something costs (多少钱, how much)."""
+        compact = cleaned.replace(" ", "")
+        padded = f" {cleaned} "
+        return any(a in compact for a in self._price_asks) or any(f" {a} " in padded for a in self._price_asks_en)
 
     def _topics_of(self, found: set[str]) -> set[str]:
         """The topic units among a message's units; a pair split by jieba (装休) or with a character
@@ -241,11 +260,15 @@ class Matcher:
                 and margin >= p.margin_clear
                 and share >= p.explained_clear
             )
-            if asks and on_topic and not unadvised and (clear or (score >= needed and margin >= margin_needed)):
+            # A price the answer does not give (办狗证要多少钱: the licence answer names no fee).
+            unpriced = entry.id not in self._priced and self._asks_price(clean(query))
+            if asks and on_topic and not unadvised and not unpriced and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             if unadvised and asks:
                 reason = "advice it does not give"
+            elif unpriced and asks:
+                reason = "a price it does not give"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)
         if score >= p.answer_addressed and margin >= p.margin_addressed and not unadvised:
             return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")

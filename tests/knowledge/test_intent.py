@@ -162,3 +162,29 @@ def test_a_giveaway_is_not_a_question() -> None:
     assert not asks_something(clean("我家有个旧沙发 九成新 谁要免费送 自提"))
     assert not asks_something(clean("多了两箱口罩，有需要的邻居私聊我"))
     assert asks_something(clean("旧沙发要扔，谁知道怎么预约"))
+
+
+def test_thanks_for_news_is_no_plea_but_the_news_alone_is() -> None:
+    assert pleads(clean("停水了"))
+    assert not pleads(clean("停水通知看到了，谢谢"))
+
+
+def test_an_earlier_clause_can_ask_and_a_confirmation_does_not() -> None:
+    assert asks_something(clean("物业费手机上能交不，不想跑一趟"))
+    assert not asks_something(clean("通知我已经点收到了"))
+
+
+def test_a_price_is_answered_in_the_group_only_by_an_answer_that_gives_one(
+    matcher: Matcher,
+) -> None:
+    # The property-fee rate gives 2.2 yuan a square metre; the dog licence names no fee.
+    rate = matcher.match("物业费一平米多少钱", mode="passive")
+    assert rate.decision is Decision.ANSWER and rate.entry is not None
+    assert rate.entry.id == "property-fee-rate"
+    for text in ("办一个狗证要花多少钱", "how much does a dog licence cost"):
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.SILENT, text
+        assert result.reason == "a price it does not give", (text, result.reason)
+    # Asked directly, the licence answer is still offered: it says how to get one.
+    direct = matcher.match("办一个狗证要花多少钱", mode="addressed")
+    assert any(e.id == "dog-registration" for e, _ in direct.candidates)
