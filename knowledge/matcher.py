@@ -16,6 +16,7 @@ from knowledge.index import QuestionIndex, units
 from knowledge.intent import advice_sought, asks_something, pleads
 from knowledge.lexicon import load_lexicon
 from knowledge.normalize import Analysis, analyse, clean
+from knowledge.phonetic import is_han, syllable
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,17 @@ class Decision(StrEnum):
 _AMOUNT = re.compile(
     r"\d[\d.,]*\s*(?:元|块|角|%|折)|[一二三四五六七八九十]+折|免费|不收费|不要钱|价目|收费标准|收取|商定"
 )
+
+
+# Who or which someone or something is: the two characters before 是谁/是哪家…, or after 谁是.
+_IDENTITY = re.compile(
+    r"([\u4e00-\u9fff]{2})(?:是谁|是哪家|是哪个公司|是哪个单位|是哪里请|叫什么名字)|谁是([\u4e00-\u9fff]{2})"
+)
+
+
+def _sounds(text: str) -> str:
+    """' wu ye ': a text's Chinese characters as folded syllables, space-separated."""
+    return " " + " ".join(syllable(ch) for ch in text if is_han(ch)) + " "
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,9 @@ class Matcher:
         lexicon = load_lexicon()
         self._price_asks = tuple(a for a in lexicon.price_asks if not a.isascii())
         self._price_asks_en = tuple(a for a in lexicon.price_asks if a.isascii())
+        # What each entry's questions and answer say, as sounds: an identity question (主任是谁)
+        # must name something the entry speaks of.
+        self._spoken = {e.id: _sounds(" ".join((*e.questions, e.answer))) for e in kb}
         # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
         frames = sorted(load_lexicon().amount_frames, key=len, reverse=True)
         self._frames = (
@@ -115,6 +130,14 @@ class Matcher:
         compact = cleaned.replace(" ", "")
         padded = f" {cleaned} "
         return any(a in compact for a in self._price_asks) or any(f" {a} " in padded for a in self._price_asks_en)
+
+    def _unnamed(self, cleaned: str, entry: Entry) -> bool:
+        """An identity question (居委会主任是谁, 维保公司是哪家) about something the entry never
+        speaks of: its answer cannot say who or which."""
+        compact = cleaned.replace(" ", "")
+        asked = [m.group(1) or m.group(2) for m in _IDENTITY.finditer(compact)]
+        spoken = self._spoken[entry.id]
+        return any(not w.endswith(("你", "我", "他", "她", "它")) and _sounds(w) not in spoken for w in asked)
 
     def _topics_of(self, found: set[str]) -> set[str]:
         """The topic units among a message's units; a pair split by jieba (装休) or with a character
@@ -262,13 +285,16 @@ class Matcher:
             )
             # A price the answer does not give (办狗证要多少钱: the licence answer names no fee).
             unpriced = entry.id not in self._priced and self._asks_price(clean(query))
-            if asks and on_topic and not unadvised and not unpriced and (clear or (score >= needed and margin >= margin_needed)):
+            unnamed = self._unnamed(clean(query), entry)
+            if asks and on_topic and not (unadvised or unpriced or unnamed) and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             if unadvised and asks:
                 reason = "advice it does not give"
             elif unpriced and asks:
                 reason = "a price it does not give"
+            elif unnamed and asks:
+                reason = "who or which, which it does not say"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)
         if score >= p.answer_addressed and margin >= p.margin_addressed and not unadvised:
             return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")

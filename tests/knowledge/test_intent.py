@@ -188,3 +188,12 @@ def test_a_price_is_answered_in_the_group_only_by_an_answer_that_gives_one(
     # Asked directly, the licence answer is still offered: it says how to get one.
     direct = matcher.match("办一个狗证要花多少钱", mode="addressed")
     assert any(e.id == "dog-registration" for e, _ in direct.candidates)
+
+
+def test_who_or_which_is_answered_only_by_an_entry_that_speaks_of_it(matcher: Matcher) -> None:
+    for text in ("网格员是谁", "谁是网格员", "邻里是谁"):  # the answers name them
+        assert matcher.match(text, mode="passive").decision is Decision.ANSWER, text
+    for text in ("居委会主任是谁", "电梯维保公司是哪家"):  # no answer names a director or a firm
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.SILENT, text
+        assert result.reason == "who or which, which it does not say", (text, result.reason)
