@@ -35,7 +35,9 @@ class Database:
         self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None
     ) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # A server's connection can go stale (restart, failover, idle timeout): ping it before
+        # use. A SQLite file cannot; the ping there cost a thread round trip per unit of work.
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": not url.startswith("sqlite")}
         if url.startswith("sqlite"):
             self._ensure_sqlite_folder(url)
             kwargs["connect_args"] = {"timeout": 30}
