@@ -135,6 +135,10 @@ class QuestionIndex:
         self.idf = {u: math.log(1 + n / c) for u, c in df.items()}
         self._weights: dict[str, float] = {}
         self.vocab = [frozenset(v) for v in vocab]
+        # What each entry's answer says beyond its questions and keywords (weak evidence).
+        self.answer_vocab = [
+            frozenset(units(normalise(entry.answer))) - self.vocab[e] for e, entry in enumerate(self.entries)
+        ]
         self.words = frozenset(u for u in df if u[0] == "2")
         self.english = tuple(sorted(u[2:] for u in df if u[:2] == "1_"))  # the English words known
         common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}

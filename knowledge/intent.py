@@ -128,7 +128,7 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     cleaned = unasked(cleaned, lexicon)
     if "?" in cleaned:
         return True
-    compact = _RHETORICAL.sub("|", cleaned.replace(" ", ""))
+    compact = _RHETORICAL.sub("|", cleaned.replace(" ", "|"))  # no cue across clauses (真多，大家 is no 多大)
     for phrase in lexicon.not_questions:
         if phrase in compact:
             compact = compact.replace(phrase, "|")

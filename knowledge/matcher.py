@@ -56,6 +56,7 @@ class Policy:
     question_weight: float = 0.30  # how much of the best question the message covers
     entry_weight: float = 0.45  # how much of the message the entry's questions and keywords explain
     sequence_weight: float = 0.25  # rapidfuzz similarity of the sounds (order matters a little)
+    answer_share: float = 0.7  # a message's unit found only in the entry's answer explains this much
     topic_penalty: float = 0.3  # share of the score lost when the entry lacks the message's main topic word
     answer_passive: float = 52.0  # a group message not addressed to the bot
     answer_plea: float = 65.0  # ... that states a predicament without asking (出不去, can't find)
@@ -214,6 +215,8 @@ class Matcher:
             e = hit.question.entry
             if e not in explained:
                 hit_weight = sum(weights[u] for u in found & self.index.vocab[e])
+                said = sum(weights[u] for u in (found - self.index.vocab[e]) & self.index.answer_vocab[e])
+                hit_weight += policy.answer_share * said
                 explained[e] = hit_weight / (hit_weight + dilution * (total - hit_weight))
                 mine = self.index.keyword_units[self.index.entries[e].id]
                 on_topic[e] = (

@@ -197,3 +197,10 @@ def test_who_or_which_is_answered_only_by_an_entry_that_speaks_of_it(matcher: Ma
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.SILENT, text
         assert result.reason == "who or which, which it does not say", (text, result.reason)
+
+
+def test_no_question_word_is_read_across_two_clauses() -> None:
+    # 真多，大家: no 多大 ("how big") across the comma; an offer to neighbours asks nothing.
+    assert not asks_something(clean("骗子现在手段真多，大家小心"))
+    assert not asks_something(clean("有人要旧沙发吗，免费送，自提"))
+    assert asks_something(clean("房子多大能办居住证"))

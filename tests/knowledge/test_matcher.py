@@ -213,3 +213,18 @@ def test_a_voice_message_in_a_hurry_about_a_blocked_car_is_answered(matcher: Mat
     result = matcher.match("那个谁的车把我的车挡住了啊车上也没留电话我赶着上班这咋办啊", mode="passive")
     assert result.decision is Decision.ANSWER
     assert result.entry is not None and result.entry.id == "parking-blocked"
+
+
+def test_what_the_entrys_answer_says_counts_as_weak_evidence(default_kb: KnowledgeBase) -> None:
+    """邻居晚上太吵能报警吗: 报警 is in the noise answer (可以拨打110报警), not in its questions."""
+    import dataclasses
+
+    from knowledge.matcher import Policy
+
+    text = "邻居晚上太吵能报警吗"
+    without = Matcher(default_kb, dataclasses.replace(Policy(), answer_share=0.0))
+    with_answers = Matcher(default_kb)
+    assert without.match(text, mode="passive").decision is Decision.SILENT
+    result = with_answers.match(text, mode="passive")
+    assert result.decision is Decision.ANSWER and result.entry is not None
+    assert result.entry.id == "noise-complaint"
