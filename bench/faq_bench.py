@@ -50,6 +50,7 @@ HALVES = {
     "K (independent)": ROOT / "eval" / "faq_k.txt",
     "L (independent)": ROOT / "eval" / "faq_l.txt",
     "M (independent)": ROOT / "eval" / "faq_m.txt",
+    "N (independent)": ROOT / "eval" / "faq_n.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
