@@ -204,3 +204,14 @@ def test_no_question_word_is_read_across_two_clauses() -> None:
     assert not asks_something(clean("骗子现在手段真多，大家小心"))
     assert not asks_something(clean("有人要旧沙发吗，免费送，自提"))
     assert asks_something(clean("房子多大能办居住证"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["护照在哪办理", "停水通知看到了，提前接好水了", "刚才停电了几分钟，现在来了"],
+)
+def test_a_procedure_word_alone_is_no_topic_and_news_already_over_is_no_plea(
+    matcher: Matcher, text: str
+) -> None:
+    # 办理 is all 护照在哪办理 shares with the dog licence; the outage is over or expected.
+    assert matcher.match(text, mode="passive").decision is Decision.SILENT, text

@@ -18,7 +18,7 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Tally, evaluate,
 from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
-HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijklm"}
+HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijklmn"}
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
     "a": (0.965, 0.01, 0.01, 0.99),  # measured 97.6% / 0.0% / 0.0% / 99.4%
@@ -30,11 +30,12 @@ FLOORS = {
     "g": (0.935, 0.01, 0.015, 0.99),  # 94.8% / 0.3% / 0.0% / 99.7%
     "h": (0.915, 0.01, 0.025, 0.99),  # 93.1% / 0.0% / 1.5% / 99.7%
     "i": (0.91, 0.01, 0.025, 0.98),  # 92.5% / 0.0% / 1.5% / 98.7%
-    # J–M fall short of some targets (docs/faq.md); their floors hold what they reach now.
+    # J–N fall short of some targets (docs/faq.md); their floors hold what they reach now.
     "j": (0.875, 0.015, 0.03, 0.98),  # 88.8% / 0.6% / 2.1% / 98.7%
     "k": (0.85, 0.03, 0.02, 0.975),  # 86.5% / 2.1% / 1.4% / 98.2%
-    "l": (0.875, 0.025, 0.04, 0.975),  # 88.8% / 1.5% / 3.1% / 98.0%
-    "m": (0.88, 0.015, 0.05, 0.98),  # 89.6% / 0.7% / 4.0% / 99.0%
+    "l": (0.875, 0.025, 0.04, 0.975),  # 88.6% / 1.5% / 3.1% / 98.0%
+    "m": (0.88, 0.015, 0.05, 0.98),  # 89.4% / 0.7% / 4.0% / 99.0%
+    "n": (0.855, 0.025, 0.035, 0.98),  # 86.8% / 1.6% / 2.7% / 98.6%
 }
 CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage
 # Voice run-ons are the weakest kind: K 78.8%, M 79.5% (their other categories are 80–95%).
