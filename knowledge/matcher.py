@@ -44,7 +44,7 @@ _IDENTITY = re.compile(
 )
 
 
-def _sounds(text: str) -> str:
+def _folded_sounds(text: str) -> str:
     """' wu ye ': a text's Chinese characters as folded syllables, space-separated."""
     return " " + " ".join(syllable(ch) for ch in text if is_han(ch)) + " "
 
@@ -117,9 +117,9 @@ class Matcher:
         self._price_asks_en = tuple(a for a in lexicon.price_asks if a.isascii())
         # What each entry's questions and answer say, as sounds: an identity question (主任是谁)
         # must name something the entry speaks of.
-        self._spoken = {e.id: _sounds(" ".join((*e.questions, e.answer))) for e in kb}
+        self._spoken = {e.id: _folded_sounds(" ".join((*e.questions, e.answer))) for e in kb}
         # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
-        frames = sorted(load_lexicon().amount_frames, key=len, reverse=True)
+        frames = sorted(lexicon.amount_frames, key=len, reverse=True)
         self._frames = (
             re.compile("|".join(re.escape(f) if not f.isascii() else rf"(?<![a-z]){re.escape(f)}(?![a-z])" for f in frames))
             if frames
@@ -138,7 +138,7 @@ class Matcher:
         compact = cleaned.replace(" ", "")
         asked = [m.group(1) or m.group(2) for m in _IDENTITY.finditer(compact)]
         spoken = self._spoken[entry.id]
-        return any(not w.endswith(("你", "我", "他", "她", "它")) and _sounds(w) not in spoken for w in asked)
+        return any(not w.endswith(("你", "我", "他", "她", "它")) and _folded_sounds(w) not in spoken for w in asked)
 
     def _topics_of(self, found: set[str]) -> set[str]:
         """The topic units among a message's units; a pair split by jieba (装休) or with a character
@@ -147,9 +147,8 @@ class Matcher:
         topical |= {f"2{u[1:]}" for u in found if u[0] in "35"} & self.index.topics
         return topical
 
-    def _topics_beyond_frames(self, text: str) -> set[str] | None:
-        """The message's topic units once its amount frames are cut out; None when it has none."""
-        cleaned = clean(text)
+    def _topics_beyond_frames(self, cleaned: str) -> set[str] | None:
+        """The cleaned message's topic units once its amount frames are cut out; None when it has none."""
         if self._frames is None or not self._frames.search(cleaned):
             return None
         return self._topics_of(units(analyse(self._frames.sub(" ", cleaned)), self.index.words))
@@ -183,13 +182,12 @@ class Matcher:
 
     def rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool]:
         """All plausible entries for a message with scores (best first), and whether it asks."""
-        ranked, asks, plea, _, _, _ = self._rank(text)
+        ranked, asks, plea, _, _, _ = self._rank(clean(text))
         return ranked, asks or plea
 
-    def _rank(self, text: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int, float]:
-        """rank(), whether it only states a predicament, its topic units (of some entry's keywords), its
-        length, and the share of its weight the best entry explains."""
-        cleaned = clean(text)
+    def _rank(self, cleaned: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int, float]:
+        """rank() of a cleaned message, whether it only states a predicament, its topic units (of some
+        entry's keywords), its length, and the share of its weight the best entry explains."""
         asks = asks_something(cleaned)
         plea = not asks and pleads(cleaned)
         analysis = self._spell(analyse(cleaned))
@@ -207,7 +205,6 @@ class Matcher:
         # An English word carries about what two Chinese characters do: it counts english_token_length.
         length = sum(policy.english_token_length if t[0] == "_" else 1 for t in analysis.tokens)
         dilution = min(1.0, policy.long_tokens / max(length, 1))
-        p_partial = policy.partial_beyond
         best: dict[int, float] = {}
         explained: dict[int, float] = {}
         on_topic: dict[int, float] = {}
@@ -215,7 +212,7 @@ class Matcher:
             e = hit.question.entry
             if e not in explained:
                 hit_weight = sum(weights[u] for u in found & self.index.vocab[e])
-                said = sum(weights[u] for u in (found - self.index.vocab[e]) & self.index.answer_vocab[e])
+                said = sum(weights[u] for u in found & self.index.answer_vocab[e])  # beyond vocab[e]
                 hit_weight += policy.answer_share * said
                 explained[e] = hit_weight / (hit_weight + dilution * (total - hit_weight))
                 mine = self.index.keyword_units[self.index.entries[e].id]
@@ -224,7 +221,7 @@ class Matcher:
                     if topic_total and mine
                     else 1.0
                 )
-            if length >= policy.partial_tokens and len(sound) > p_partial * len(hit.question.sound):
+            if length >= policy.partial_tokens and len(sound) > policy.partial_beyond * len(hit.question.sound):
                 # A run-on far longer than the question: how well the question lines up with
                 # the best part of it, not with the whole.
                 similarity = fuzz.partial_ratio(hit.question.sound, sound) / 100.0
@@ -249,7 +246,8 @@ class Matcher:
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
         if mode == "passive" and query.lstrip().startswith("/"):
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
-        ranked, asks, plea, topical, length, share = self._rank(query)
+        cleaned = clean(query)  # once: OpenCC and the emoji table are the costly part of a message
+        ranked, asks, plea, topical, length, share = self._rank(cleaned)
         asks = asks or plea  # someone stuck asks for help
         top3 = ranked[:3]
         if not ranked:
@@ -258,7 +256,7 @@ class Matcher:
         # A recommendation or where to buy something (热水器买哪个牌子好): only an entry whose own
         # questions ask that way answers it; otherwise a group hears nothing, a direct question
         # gets suggestions at most.
-        unadvised = bool(advice_sought(clean(query)) - self._advice.get(entry.id, frozenset()))
+        unadvised = bool(advice_sought(cleaned) - self._advice.get(entry.id, frozenset()))
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         margin = score - runner_up
         p = self.policy
@@ -272,7 +270,7 @@ class Matcher:
                 on_topic = True
             if on_topic and own and p.passive_needs_topic:
                 # 房子多少钱一平 shares only the amount frame with the property-fee rate: no topic.
-                beyond = self._topics_beyond_frames(query)
+                beyond = self._topics_beyond_frames(cleaned)
                 on_topic = beyond is None or bool(beyond & own)
             if plea:
                 needed, margin_needed = p.answer_plea, p.margin_passive
@@ -287,8 +285,8 @@ class Matcher:
                 and share >= p.explained_clear
             )
             # A price the answer does not give (办狗证要多少钱: the licence answer names no fee).
-            unpriced = entry.id not in self._priced and self._asks_price(clean(query))
-            unnamed = self._unnamed(clean(query), entry)
+            unpriced = entry.id not in self._priced and self._asks_price(cleaned)
+            unnamed = self._unnamed(cleaned, entry)
             if asks and on_topic and not (unadvised or unpriced or unnamed) and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
