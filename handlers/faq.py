@@ -28,11 +28,10 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 from bot.callbacks import Callback, CallbackDataError, pattern, unpack
 from bot.context import LinliContext
 from bot.i18n import Translate
-from bot.services.faq import FaqReply, Gap, GapOutcome, Mode
+from bot.services.faq import FaqReply, Gap, GapOutcome, Mode, answers_passively
 from handlers import repair
 from handlers.common import command, escape, person, reply
 from knowledge import Decision, Entry
-from storage.models import ChatKind
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +184,7 @@ def _place(context: LinliContext) -> tuple[int | None, bool] | None:
     identity = context.identity
     if identity is None or identity.chat_active is None:
         return None
-    passive = identity.chat_kind is ChatKind.RESIDENTS and identity.chat_active
-    return identity.community_id, passive
+    return identity.community_id, answers_passively(identity.chat_kind, identity.chat_active)
 
 
 def photo_of(entry: Entry) -> str | Path | None:

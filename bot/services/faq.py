@@ -115,6 +115,12 @@ class GapAnswer:
     problems: list[str] = field(default_factory=list)
 
 
+def answers_passively(kind: ChatKind | None, active: bool) -> bool:
+    """Whether a group registered to a community answers unaddressed questions: a registered,
+    active residents' group does."""
+    return kind is ChatKind.RESIDENTS and active
+
+
 class FaqService:
     """One cached matcher per community and everything around answering."""
 
@@ -212,8 +218,7 @@ class FaqService:
         async with self.db.uow() as uow:
             chat = await uow.chats.by_telegram_id(chat_id)
             if chat is not None and chat.community_id is not None:
-                passive = chat.kind is ChatKind.RESIDENTS and chat.active
-                return chat.community_id, passive
+                return chat.community_id, answers_passively(chat.kind, chat.active)
             if chat_id > 0:
                 ids = {m.community_id for m in await uow.memberships.of_user(user_id)}
                 return (next(iter(ids)) if len(ids) == 1 else None), False

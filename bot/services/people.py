@@ -114,22 +114,43 @@ class PeopleService:
         ):
             await uow.memberships.grant(person.id, seen.community_id, Role.RESIDENT, None)
             roles.add(Role.RESIDENT)
-        global_admin = person.id in self.settings.admin_ids
-        if global_admin:
-            roles.add(Role.ADMIN)
         if seen.community_id is not None:
-            default = seen.community_language or self.settings.default_language
-            return Identity(
-                user_id=person.id,
-                language=choose_language(seen.language, person.language_code, default),
-                community_id=seen.community_id,
-                community_name=seen.community_name,
-                chat_kind=seen.kind,
-                roles=frozenset(roles),
-                global_admin=global_admin,
-                chat_active=seen.active,
+            return self._in_group(
+                person,
+                seen.language,
+                seen.community_id,
+                seen.community_name,
+                seen.community_language,
+                seen.kind,
+                seen.active,
+                roles,
             )
         return await self._identify(uow, person, chat, None)
+
+    def _in_group(
+        self,
+        person: Person,
+        chosen: str | None,
+        community_id: int,
+        community_name: str | None,
+        community_language: str | None,
+        kind: ChatKind,
+        active: bool,
+        roles: set[Role],
+    ) -> Identity:
+        """The person's identity in a group registered to a community, from what was read."""
+        global_admin = person.id in self.settings.admin_ids
+        default = community_language or self.settings.default_language
+        return Identity(
+            user_id=person.id,
+            language=choose_language(chosen, person.language_code, default),
+            community_id=community_id,
+            community_name=community_name,
+            chat_kind=kind,
+            roles=frozenset(roles | ({Role.ADMIN} if global_admin else set())),
+            global_admin=global_admin,
+            chat_active=active,
+        )
 
     async def _record_person(
         self, uow: UnitOfWork, person: Person, chat: ChatRef | None
@@ -173,25 +194,23 @@ class PeopleService:
         if user is None:
             user = await uow.users.get(person.id)
         chosen = user.language if user else None
-        global_admin = person.id in self.settings.admin_ids
         if not (chat and chat.is_group):
             row = None
         elif row is None:
             row = await uow.chats.by_telegram_id(chat.id)
         if row is not None and row.community_id is not None:
             community = await uow.communities.get(row.community_id)
-            roles = await uow.memberships.roles(person.id, row.community_id)
-            default = community.language if community else self.settings.default_language
-            return Identity(
-                user_id=person.id,
-                language=choose_language(chosen, person.language_code, default),
-                community_id=row.community_id,
-                community_name=community.name if community else None,
-                chat_kind=row.kind,
-                roles=frozenset(roles | ({Role.ADMIN} if global_admin else set())),
-                global_admin=global_admin,
-                chat_active=row.active,
+            return self._in_group(
+                person,
+                chosen,
+                row.community_id,
+                community.name if community else None,
+                community.language if community else None,
+                row.kind,
+                row.active,
+                set(await uow.memberships.roles(person.id, row.community_id)),
             )
+        global_admin = person.id in self.settings.admin_ids
         memberships = await uow.memberships.of_user(person.id)
         roles = {m.role for m in memberships} | ({Role.ADMIN} if global_admin else set())
         community_ids = {m.community_id for m in memberships}
