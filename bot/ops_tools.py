@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from bot.faq_files import FaqFileError, sheet_rows
 from bot.phones import normalise_phone
@@ -347,7 +347,7 @@ async def _upsert(
             )
         )
     new_users: list[User] = []
-    grants: list[Membership] = []
+    grants: list[dict[str, Any]] = []
     for resident in residents:
         user = users.get(resident.telegram_id)
         fields = {
@@ -374,12 +374,14 @@ async def _upsert(
         for role in resident.roles:
             if (resident.telegram_id, role) not in held:
                 grants.append(
-                    Membership(user_id=resident.telegram_id, community_id=community_id, role=role)
+                    {"user_id": resident.telegram_id, "community_id": community_id, "role": role}
                 )
     uow.session.add_all(new_users)
     await uow.session.flush()
-    uow.session.add_all(grants)
-    await uow.session.flush()
+    if grants:
+        # A bulk INSERT (executemany): the ORM's add_all asked SQLite for each new id, a
+        # statement a row.
+        await uow.session.execute(insert(Membership), grants)
     report.roles_granted = len(grants)
 
 
