@@ -17,6 +17,7 @@ from knowledge.intent import advice_sought, asks_something, pleads
 from knowledge.lexicon import load_lexicon
 from knowledge.normalize import Analysis, analyse, clean
 from knowledge.phonetic import is_han, syllable
+from knowledge.segment import segment
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,15 @@ _AMOUNT = re.compile(
 _IDENTITY = re.compile(
     r"([\u4e00-\u9fff]{2})(?:是谁|是哪家|是哪个公司|是哪个单位|是哪里请|叫什么名字)|谁是([\u4e00-\u9fff]{2})"
 )
+
+
+# What a question asks about, in one clause of jieba words: X in X多少 and X有什么/是什么 (at the
+# clause's end), X什么时候/几点, 用X交/付/买. A question word of a time: the subject comes before it.
+_WHEN = frozenset({"什么时候", "啥时候", "几点", "几时", "何时", "啥时", "几点钟"})
+_AT_END = frozenset({"多少", "有什么", "是什么", "有啥", "是啥"})
+_PAID_WITH = frozenset({"交", "付", "缴", "支付", "买", "办", "充", "充值"})
+_TRAILING = frozenset("吗呢啊呀吧嘛哦?")
+_COUNTING = frozenset("一二三四五六七八九十几每半两这那哪某各多")  # 一个月, 每天, 这个: an amount or a pointer
 
 
 def _folded_sounds(text: str) -> str:
@@ -115,9 +125,14 @@ class Matcher:
         lexicon = load_lexicon()
         self._price_asks = tuple(a for a in lexicon.price_asks if not a.isascii())
         self._price_asks_en = tuple(a for a in lexicon.price_asks if a.isascii())
-        # What each entry's questions and answer say, as sounds: an identity question (主任是谁)
-        # must name something the entry speaks of.
-        self._spoken = {e.id: _folded_sounds(" ".join((*e.questions, e.answer))) for e in kb}
+        # What each entry's questions, keywords and answer say, as sounds, written and rewritten:
+        # what a question asks about (主任是谁, 密码多少, 菜单有什么) must be something it speaks of.
+        self._lexicon = lexicon
+        self._said = {
+            e.id: " | ".join(self._forms(clean(t)) for t in (*e.questions, *e.keywords, e.answer)) for e in kb
+        }
+        self._focus_skip = frozenset(lexicon.focus_skip)
+        self._not_focus = frozenset(lexicon.not_focus)
         # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
         frames = sorted(lexicon.amount_frames, key=len, reverse=True)
         self._frames = (
@@ -137,8 +152,59 @@ class Matcher:
         speaks of: its answer cannot say who or which."""
         compact = cleaned.replace(" ", "")
         asked = [m.group(1) or m.group(2) for m in _IDENTITY.finditer(compact)]
-        spoken = self._spoken[entry.id]
+        spoken = self._said[entry.id]
         return any(not w.endswith(("你", "我", "他", "她", "它")) and _folded_sounds(w) not in spoken for w in asked)
+
+    def _forms(self, cleaned: str) -> str:
+        """A cleaned text's sounds as written and as rewritten (管理费 is also 物业费)."""
+        return f"{_folded_sounds(cleaned)}|{_folded_sounds(self._lexicon.rewrite(cleaned))}"
+
+    def _asked(self, cleaned: str) -> list[str]:
+        """What a short question asks about (密码 in 小区WiFi密码多少, 菜单 in 食堂的菜单有什么, 暖气 in
+        暖气什么时候来, 公积金 in 能用公积金交吗): words of two or more Chinese characters, not
+        general ones (小区, 流程, 开门)."""
+        asked: list[str] = []
+        for clause in cleaned.split():
+            words = [w for w in segment(clause) if w.strip()]
+            for i, word in enumerate(words):
+                last = all(w in _TRAILING for w in words[i + 1 :])
+                what = word in ("什么", "啥") and i > 0 and words[i - 1] in ("有", "是")  # 有|什么 cut apart
+                when = word == "时候" and i > 0 and words[i - 1] in ("什么", "啥")  # 什么|时候 cut apart
+                if ((word in _AT_END or what) and last) or word in _WHEN or when:
+                    asked.append(self._before(words, i - 1 if when else i))
+                elif word == "用" and i + 2 < len(words) and words[i + 2] in _PAID_WITH:
+                    asked.append(words[i + 1])
+        return [
+            w
+            for w in asked
+            if len(w) >= 2
+            and all(is_han(ch) for ch in w)
+            and w not in self._not_focus
+            and w[0] not in _COUNTING
+            and self._lexicon.rewrites.get(w) != ""
+        ]
+
+    def _before(self, words: list[str], i: int) -> str:
+        """The word before words[i], past light words, times and fillers ('' at the start)."""
+        j = i - 1
+        while j >= 0 and (words[j] in self._focus_skip or self._lexicon.rewrites.get(words[j]) == ""):
+            j -= 1
+        return words[j] if j >= 0 else ""
+
+    def _unsaid(self, cleaned: str, entry: Entry) -> bool:
+        """A short question about something the entry never speaks of (小区WiFi密码多少 and the
+        broadband entry, whose answer names no password): its answer cannot say it."""
+        said = self._said[entry.id]
+
+        def spoken(word: str) -> bool:
+            for form in {word, self._lexicon.rewrite(word).strip()} - {""}:
+                if _folded_sounds(form) in said:
+                    return True
+                if len(form) >= 3 and any(_folded_sounds(form[k : k + 2]) in said for k in range(len(form) - 1)):
+                    return True
+            return False
+
+        return any(not spoken(w) for w in self._asked(cleaned))
 
     def _topics_of(self, found: set[str]) -> set[str]:
         """The topic units among a message's units; a pair split by jieba (装休) or with a character
@@ -287,7 +353,8 @@ class Matcher:
             # A price the answer does not give (办狗证要多少钱: the licence answer names no fee).
             unpriced = entry.id not in self._priced and self._asks_price(cleaned)
             unnamed = self._unnamed(cleaned, entry)
-            if asks and on_topic and not (unadvised or unpriced or unnamed) and (clear or (score >= needed and margin >= margin_needed)):
+            unsaid = length <= p.long_tokens and self._unsaid(cleaned, entry)
+            if asks and on_topic and not (unadvised or unpriced or unnamed or unsaid) and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"
             if unadvised and asks:
@@ -296,6 +363,8 @@ class Matcher:
                 reason = "a price it does not give"
             elif unnamed and asks:
                 reason = "who or which, which it does not say"
+            elif unsaid and asks:
+                reason = "what is asked, which it does not say"
             return MatchResult(query, Decision.SILENT, None, score, top3, asks, reason)
         if score >= p.answer_addressed and margin >= p.margin_addressed and not unadvised:
             return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")

@@ -199,6 +199,26 @@ def test_who_or_which_is_answered_only_by_an_entry_that_speaks_of_it(matcher: Ma
         assert result.reason == "who or which, which it does not say", (text, result.reason)
 
 
+
+def test_what_a_question_asks_about_must_be_something_the_entry_speaks_of(matcher: Matcher) -> None:
+    # The broadband, meal, office-hours and payment answers name no password, menu, shop or
+    # credit card: the topic and the shape match, what is asked does not.
+    for text in ("宽带的账号密码是多少", "充电桩的功率是多少", "老年食堂的菜谱有什么", "社区超市几点开门", "能用信用卡交物业费吗"):
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.SILENT, text
+    assert matcher.match("社区超市几点开门", mode="passive").reason == "what is asked, which it does not say"
+    # What the entries do speak of: a phone number, the parcel station's hours, Alipay, a time.
+    for text, expected in (
+        ("物业值班电话是多少", "contact-staff"),
+        ("驿站几点关门", "parcel-pickup"),
+        ("能用支付宝交物业费吗", "property-fee-payment"),
+        ("停水什么时候恢复", "water-outage"),
+        ("老年食堂午饭几点开始", "elderly-meal"),  # 午饭 is the answer's 午餐
+    ):
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.ANSWER and result.entry is not None, text
+        assert result.entry.id == expected, text
+
 def test_no_question_word_is_read_across_two_clauses() -> None:
     # 真多，大家: no 多大 ("how big") across the comma; an offer to neighbours asks nothing.
     assert not asks_something(clean("骗子现在手段真多，大家小心"))
