@@ -108,6 +108,13 @@ def test_a_homophone_rewrite_does_not_cut_a_real_word() -> None:
     assert "物业费" in normalise("管里费在哪交").text
 
 
+def test_a_word_ending_in_neng_keeps_it() -> None:
+    # 能 is rewritten to 可以 (能交吗 = 可以交吗), never inside a word: 太阳能 is no 太阳可以.
+    assert "太阳能" in normalise("楼顶能装太阳能板吗").text
+    assert "节能" in normalise("节能灯在哪换").text
+    assert "可以" in normalise("能交吗").text
+
+
 def test_english_questions_in_the_middle_and_cries_for_help() -> None:
     for text in ["my toilet is blocked, can someone fix it", "got a weird call, is it a scam", "stuck in the lift help"]:
         assert asks_something(clean(text)), text
