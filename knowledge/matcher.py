@@ -159,30 +159,39 @@ class Matcher:
         """A cleaned text's sounds as written and as rewritten (管理费 is also 物业费)."""
         return f"{_folded_sounds(cleaned)}|{_folded_sounds(self._lexicon.rewrite(cleaned))}"
 
-    def _asked(self, cleaned: str) -> list[str]:
+    def _asked(self, cleaned: str) -> list[tuple[str, ...]]:
         """What a short question asks about (密码 in 小区WiFi密码多少, 菜单 in 食堂的菜单有什么, 暖气 in
-        暖气什么时候来, 公积金 in 能用公积金交吗): words of two or more Chinese characters, not
-        general ones (小区, 流程, 开门)."""
-        asked: list[str] = []
-        for clause in cleaned.split():
+        暖气什么时候来, 公积金 in 能用公积金交吗; 供暖 in 什么时候开始供暖, what happens then): groups
+        of words of two or more Chinese characters, not general ones (小区, 流程, 开门); the entry
+        must speak of some word of each group."""
+        asked: list[tuple[str, ...]] = []
+        for clause in cleaned.replace("?", " ").split():
             words = [w for w in segment(clause) if w.strip()]
             for i, word in enumerate(words):
                 last = all(w in _TRAILING for w in words[i + 1 :])
                 what = word in ("什么", "啥") and i > 0 and words[i - 1] in ("有", "是")  # 有|什么 cut apart
                 when = word == "时候" and i > 0 and words[i - 1] in ("什么", "啥")  # 什么|时候 cut apart
                 if ((word in _AT_END or what) and last) or word in _WHEN or when:
-                    asked.append(self._before(words, i - 1 if when else i))
+                    asked.append((self._before(words, i - 1 if when else i),))
+                if word in _WHEN or when:  # what happens then: the next three words past light ones
+                    rest = [w for w in words[i + 1 :] if w not in self._focus_skip]
+                    asked.append(tuple(rest[:3]))
                 elif word == "用" and i + 2 < len(words) and words[i + 2] in _PAID_WITH:
-                    asked.append(words[i + 1])
-        return [
-            w
-            for w in asked
-            if len(w) >= 2
-            and all(is_han(ch) for ch in w)
-            and w not in self._not_focus
-            and w[0] not in _COUNTING
-            and self._lexicon.rewrites.get(w) != ""
-        ]
+                    asked.append((words[i + 1],))
+        groups = (tuple(w for w in group if self._focal(w)) for group in asked)
+        return [group for group in groups if group]
+
+    def _focal(self, word: str) -> bool:
+        """Whether a word can be what is asked about: two or more Chinese characters, not a general
+        word, an amount, a pointer or a filler."""
+        return (
+            len(word) >= 2
+            and all(is_han(ch) for ch in word)
+            and word not in self._not_focus
+            and word[0] not in _COUNTING
+            and word[-1] not in "好完"  # 修好, 弄完: a result, not a thing
+            and self._lexicon.rewrites.get(word) != ""
+        )
 
     def _before(self, words: list[str], i: int) -> str:
         """The word before words[i], past light words, times and fillers ('' at the start)."""
@@ -204,7 +213,7 @@ class Matcher:
                     return True
             return False
 
-        return any(not spoken(w) for w in self._asked(cleaned))
+        return any(not any(spoken(w) for w in group) for group in self._asked(cleaned))
 
     def _topics_of(self, found: set[str]) -> set[str]:
         """The topic units among a message's units; a pair split by jieba (装休) or with a character

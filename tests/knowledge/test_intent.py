@@ -203,7 +203,14 @@ def test_who_or_which_is_answered_only_by_an_entry_that_speaks_of_it(matcher: Ma
 def test_what_a_question_asks_about_must_be_something_the_entry_speaks_of(matcher: Matcher) -> None:
     # The broadband, meal, office-hours and payment answers name no password, menu, shop or
     # credit card: the topic and the shape match, what is asked does not.
-    for text in ("宽带的账号密码是多少", "充电桩的功率是多少", "老年食堂的菜谱有什么", "社区超市几点开门", "能用信用卡交物业费吗"):
+    for text in (
+        "宽带的账号密码是多少",
+        "充电桩的功率是多少",
+        "老年食堂的菜谱有什么",
+        "社区超市几点开门",
+        "能用信用卡交物业费吗",
+        "冬天一般什么时候开始供热",  # not the renovation hours: what happens then is no renovation
+    ):
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.SILENT, text
     assert matcher.match("社区超市几点开门", mode="passive").reason == "what is asked, which it does not say"
@@ -214,6 +221,8 @@ def test_what_a_question_asks_about_must_be_something_the_entry_speaks_of(matche
         ("能用支付宝交物业费吗", "property-fee-payment"),
         ("停水什么时候恢复", "water-outage"),
         ("老年食堂午饭几点开始", "elderly-meal"),  # 午饭 is the answer's 午餐
+        ("停电什么时候恢复", "power-outage"),
+        ("什么时候可以装修", "renovation-hours"),
     ):
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.ANSWER and result.entry is not None, text
