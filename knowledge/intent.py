@@ -25,6 +25,14 @@ _THANKS = ("谢谢", "感谢", "多谢", "辛苦")
 # "是整栋楼停电还是只有我家": an alternative question (是 … 还是 …) asks without a question word.
 _ALTERNATIVE = re.compile(r"是[^ |]{1,16}?还是[^ |]")
 _RHETORICAL = re.compile(r"(这么|那么|这样|那样)[^ |]{0,4}?(干嘛|干什么|为什么|为啥)")
+# An alternative whose second half repeats the first's verb (找物业还是找运营商, 交现金还是交支票):
+# 还是 is "or", not "still" (还是不行, 还是黄的, 分类…还是分不清).
+_ALTERNATIVE_VERB = re.compile(r"([\u4e00-\u9fff])[^ |]{1,8}?还是(?![^ |]{0,2}[不没]|很|也|都|一)\1")
+# Asking to confirm: 是骗子吧, 充电可以吧, 对吧 at a clause's end (not 好吧, 行吧: "fine then").
+_CONFIRM = re.compile(r"(?:是[^ |]{1,8}?|可以|对|能)吧[啊呀哈啦嘛哦]*\??(?=[ |]|$)")
+# "A not A" (让不让养, 收不收费, 交没交): a yes-no question of any verb, not only the listed ones;
+# 动不动 ("at every turn") is none.
+_A_NOT_A = re.compile(r"(?!动)([\u4e00-\u9fff])[不没]\1")
 # The end of a cancelled clause: its 吗/呢 (or the clause's end), trailing particles and '?'.
 _CLAUSE_END = r"(?:吗|么|呢|(?=[ |?]|$))[啊呀哈啦嘛哦噢喔]*\?*"
 _SOCIAL_PREFIX = "有没有人|有人|有谁|谁|哪位|大家"
@@ -37,9 +45,9 @@ _EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
 _WHICH_IS_GOOD = re.compile(r"哪一?家[^ |?]{0,8}?(?:靠谱|好|便宜|实惠|专业|不错|划算|正规)")
 
 
-# A clause that asks by its last word: 吗/么/呢, or 不/没 after a modal (能交不, 有没).
+# A clause that asks by its last word: 吗/么/呢 (Shanghainese 伐), or 不/没 after a modal (能交不, 有没).
 _CLAUSE_QUESTION = re.compile(
-    r"(?:[吗么呢]|(?:能|可以|会|要|有|是|行|让|给|用)[^ |]{0,8}?(?:不|没|没有))[啊呀哈啦嘛哦]*\??$"
+    r"(?:[吗么呢伐]|(?:能|可以|会|要|有|是|行|让|给|用)[^ |]{0,8}?(?:不|没|没有))[啊呀哈啦嘛哦]*\??$"
 )
 
 
@@ -134,7 +142,7 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
             compact = compact.replace(phrase, "|")
     if any(w in compact for w in lexicon.question_words):
         return True
-    if _ALTERNATIVE.search(compact):
+    if any(p.search(compact) for p in (_ALTERNATIVE, _ALTERNATIVE_VERB, _A_NOT_A, _CONFIRM)):
         return True
     sounds = _sounds(compact)
     if any(_said(compact, sounds, w) for w in lexicon.request_words) and not any(

@@ -244,3 +244,27 @@ def test_a_procedure_word_alone_is_no_topic_and_news_already_over_is_no_plea(
 ) -> None:
     # 办理 is all 护照在哪办理 shares with the dog licence; the outage is over or expected.
     assert matcher.match(text, mode="passive").decision is Decision.SILENT, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "小区收不收宠物押金",  # A not A, any verb
+        "物业费交没交过你查得到",
+        "儿童游乐场星期几开放",
+        "烦请告知居委会地址",
+        "快递柜能放大件伐",  # Shanghainese 吗
+        "这短信是钓鱼链接吧",  # asking to confirm
+        "电费交现金还是交支付宝",  # an alternative, the verb said twice
+    ],
+)
+def test_questions_without_the_usual_question_words_ask(text: str) -> None:
+    assert asks_something(clean(text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["他动不动就在群里发广告", "修了两次还是不行，算了", "学了好久还是分不清", "好吧", "行吧，那就这样"],
+)
+def test_still_and_at_every_turn_and_fine_then_ask_nothing(text: str) -> None:
+    assert not asks_something(clean(text)), text
