@@ -89,7 +89,7 @@ class Policy:
     margin_clear: float = 15.0
     explained_clear: float = 0.6
     passive_needs_topic: bool = True  # passive: the message must share a keyword unit with the entry
-    untopical_answer: float = 75.0  # ... unless it names no topic at all and scores this
+    untopical_answer: float = 70.0  # ... unless it names no topic at all and scores this (was 75)
     answer_addressed: float = 50.0
     margin_addressed: float = 15.0
     suggest_min: float = 30.0  # a suggestion must be at least this plausible

@@ -243,3 +243,12 @@ def test_what_the_entrys_answer_says_counts_as_weak_evidence(default_kb: Knowled
     result = with_answers.match(text, mode="passive")
     assert result.decision is Decision.ANSWER and result.entry is not None
     assert result.entry.id == "noise-complaint"
+
+
+def test_a_question_naming_no_topic_is_answered_when_it_says_what_an_entry_asks(matcher: Matcher) -> None:
+    # phone, number, property, management are every entry's words: no topic, but the phrasing is
+    # the contact entry's own.
+    result = matcher.match("property management number please?", mode="passive")
+    assert result.decision is Decision.ANSWER and result.entry is not None
+    assert result.entry.id == "contact-staff"
+    assert matcher.match("is there a number i can call", mode="passive").decision is Decision.SILENT
