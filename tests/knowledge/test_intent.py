@@ -268,3 +268,18 @@ def test_questions_without_the_usual_question_words_ask(text: str) -> None:
 )
 def test_still_and_at_every_turn_and_fine_then_ask_nothing(text: str) -> None:
     assert not asks_something(clean(text)), text
+
+
+@pytest.mark.parametrize(
+    "text, stuck",
+    [
+        ("someone stole my bike from the rack", True),
+        ("a van is blocking my car", True),
+        ("the lights went out on our floor", True),
+        ("the kitchen drain is clogged", True),
+        ("we went out for dinner", False),
+        ("the lights went out last night, fixed now", False),  # a story, over
+    ],
+)
+def test_an_english_predicament_is_a_plea_as_its_chinese_twin_is(text: str, stuck: bool) -> None:
+    assert pleads(clean(text)) is stuck, text
