@@ -77,6 +77,20 @@ def _rejoin(
     for i in range(n - 1):
         if single(i) and single(i + 1) and f"2{tokens[i]} {tokens[i + 1]}" in words:
             fixed[i + 1] = False
+        elif (
+            single(i + 1)
+            and not starts[i]
+            and i >= 2
+            and not starts[i - 1]
+            and (i + 1 == n or starts[i + 1])
+            and f"2{tokens[i]} {tokens[i + 1]}" in words
+            and f"4{surface[i]}{surface[i + 1]}" not in words
+            and f"2{tokens[i - 2]} {tokens[i - 1]}" in words
+        ):
+            # 居住证|名: a word of three or more characters whose last one, with the single one
+            # after it, sounds like a known pair (证明) but is not written so (a slip), is cut
+            # before it (居住|证名); 点不着|火 stays, 着火 being a word as written.
+            fixed[i], fixed[i + 1] = True, False
     return tuple(fixed)
 
 
@@ -139,7 +153,7 @@ class QuestionIndex:
         self.answer_vocab = [
             frozenset(units(normalise(entry.answer))) - self.vocab[e] for e, entry in enumerate(self.entries)
         ]
-        self.words = frozenset(u for u in df if u[0] == "2")
+        self.words = frozenset(u for u in df if u[0] in "24")  # pairs known inside a word: sounds, characters
         self.english = tuple(sorted(u[2:] for u in df if u[:2] == "1_"))  # the English words known
         common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}
         self.topics = frozenset(topics - common)

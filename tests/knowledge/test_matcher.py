@@ -160,6 +160,17 @@ def test_a_homophone_slip_that_jieba_cuts_apart_still_weighs_as_the_word(matcher
         assert result.entry.id == expected, text
 
 
+def test_a_slip_jieba_joins_to_the_word_before_still_weighs_as_its_own_word(matcher: Matcher) -> None:
+    # 居住证名 (证明 mistyped) is cut 居住证|名 by jieba: the residence permit, not the
+    # certificate of residence. Cut again as 居住|证名, it sounds like the certificate.
+    result = matcher.match("居住证名要带什么材料", mode="passive")
+    assert result.decision is Decision.ANSWER and result.entry is not None
+    assert result.entry.id == "residence-certificate"
+    # 点不着火 keeps its cut: 着火 is written as the word it is, no slip.
+    result = matcher.match("燃气炉点不着火怎么办", mode="passive")
+    assert result.entry is not None and result.entry.id == "gas-leak"
+
+
 def test_someone_stuck_is_answered_in_the_group_only_when_the_match_is_sure(matcher: Matcher) -> None:
     result = matcher.match("电梯卡在两层中间了我们出不来", mode="passive")
     assert result.decision is Decision.ANSWER and result.entry is not None
