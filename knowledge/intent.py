@@ -28,6 +28,8 @@ _RHETORICAL = re.compile(r"(这么|那么|这样|那样)[^ |]{0,4}?(干嘛|干�
 # An alternative whose second half repeats the first's verb (找物业还是找运营商, 交现金还是交支票):
 # 还是 is "or", not "still" (还是不行, 还是黄的, 分类…还是分不清).
 _ALTERNATIVE_VERB = re.compile(r"([\u4e00-\u9fff])[^ |]{1,8}?还是(?![^ |]{0,2}[不没]|很|也|都|一)\1")
+# ... or two things of one kind (干垃圾还是湿垃圾, 地下车位还是地面车位).
+_ALTERNATIVE_KIND = re.compile(r"([\u4e00-\u9fff]{2})还是[^ |]{1,3}?\1")
 # Asking to confirm: 是骗子吧, 充电可以吧, 对吧 at a clause's end (not 好吧, 行吧: "fine then").
 _CONFIRM = re.compile(r"(?:是[^ |]{1,8}?|可以|对|能)吧[啊呀哈啦嘛哦]*\??(?=[ |]|$)")
 # "A not A" (让不让养, 收不收费, 交没交): a yes-no question of any verb, not only the listed ones;
@@ -142,7 +144,8 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
             compact = compact.replace(phrase, "|")
     if any(w in compact for w in lexicon.question_words):
         return True
-    if any(p.search(compact) for p in (_ALTERNATIVE, _ALTERNATIVE_VERB, _A_NOT_A, _CONFIRM)):
+    alternatives = (_ALTERNATIVE, _ALTERNATIVE_VERB, _ALTERNATIVE_KIND)
+    if any(p.search(compact) for p in (*alternatives, _A_NOT_A, _CONFIRM)):
         return True
     sounds = _sounds(compact)
     if any(_said(compact, sounds, w) for w in lexicon.request_words) and not any(

@@ -256,6 +256,7 @@ def test_a_procedure_word_alone_is_no_topic_and_news_already_over_is_no_plea(
         "快递柜能放大件伐",  # Shanghainese 吗
         "这短信是钓鱼链接吧",  # asking to confirm
         "电费交现金还是交支付宝",  # an alternative, the verb said twice
+        "租地下车位还是地面车位",  # two things of one kind
     ],
 )
 def test_questions_without_the_usual_question_words_ask(text: str) -> None:
@@ -279,6 +280,10 @@ def test_still_and_at_every_turn_and_fine_then_ask_nothing(text: str) -> None:
         ("the kitchen drain is clogged", True),
         ("we went out for dinner", False),
         ("the lights went out last night, fixed now", False),  # a story, over
+        ("厨房一股煤气味", True),
+        ("钥匙卡在锁里了", True),
+        ("找了一圈没找到我的电动车", True),
+        ("被困楼顶了🆘", True),
     ],
 )
 def test_an_english_predicament_is_a_plea_as_its_chinese_twin_is(text: str, stuck: bool) -> None:
