@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from telegram import Bot, Message
 from telegram.error import (
     BadRequest,
@@ -29,12 +28,12 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.metrics import MESSAGES, RATE_LIMITED, SEND_SECONDS
 from bot.ratelimit import RateLimiter, RateLimits
+from bot.transport import may_have_left
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus
 from storage.types import utcnow
@@ -64,10 +63,6 @@ _METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
     "deleteMessage": ("delete_message", ("message_id",)),
 }
 
-# Timeouts raised before a byte was sent: the request never left, so it is safe to retry.
-_NEVER_LEFT = (httpx.ConnectTimeout, httpx.PoolTimeout)
-# Failures while reading the answer: the request was sent in full, so its fate is unknown.
-_MAY_HAVE_LEFT = (httpx.ReadError,)
 
 
 def _urgent(row: OutboxMessage) -> bool:
@@ -105,12 +100,6 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _request_may_have_left(exc: NetworkError) -> bool:
-    if isinstance(exc, TimedOut):
-        return not isinstance(exc.__cause__, _NEVER_LEFT)
-    return isinstance(exc.__cause__, _MAY_HAVE_LEFT)
 
 
 class OutboxDispatcher:
@@ -288,7 +277,7 @@ class OutboxDispatcher:
             await self._end(row, OutboxStatus.FAILED, last_error=exc.message)
             return True
         except NetworkError as exc:
-            if _request_may_have_left(exc):
+            if may_have_left(exc):
                 await self._end(row, OutboxStatus.UNKNOWN, last_error=f"outcome unknown: {exc}")
                 await self._send_again_if_urgent(row, exc)
                 return True

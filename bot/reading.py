@@ -24,9 +24,9 @@ from typing import Any
 
 from telegram import Bot, Update
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.metrics import UNREADABLE_UPDATES
+from bot.transport import AiohttpRequest
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ def make_bot(token: str, base_url: str, base_file_url: str) -> LinliBot:
         token=token,
         base_url=base_url,
         base_file_url=base_file_url,
-        request=HTTPXRequest(
-            connection_pool_size=256, connect_timeout=10, read_timeout=15, write_timeout=20
-        ),
-        get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=35),
+        request=AiohttpRequest(256, connect_timeout=10, read_timeout=15, write_timeout=20),
+        get_updates_request=AiohttpRequest(1, read_timeout=35),
     )

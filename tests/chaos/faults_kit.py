@@ -21,19 +21,14 @@ READ_TIMEOUT = 1.0  # seconds the bot waits for an answer in these tests (15 in 
 
 def quick_bot(token: str, base_url: str, base_file_url: str) -> LinliBot:
     """The bot as bot.reading.make_bot builds it, except that it gives up reading after 1 s."""
-    from telegram.request import HTTPXRequest
+    from bot.transport import AiohttpRequest
 
     return LinliBot(
         token=token,
         base_url=base_url,
         base_file_url=base_file_url,
-        request=HTTPXRequest(
-            connection_pool_size=256,
-            connect_timeout=10,
-            read_timeout=READ_TIMEOUT,
-            write_timeout=20,
-        ),
-        get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=35),
+        request=AiohttpRequest(256, connect_timeout=10, read_timeout=READ_TIMEOUT, write_timeout=20),
+        get_updates_request=AiohttpRequest(1, read_timeout=35),
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-import httpx
 import pytest
 
 import bot.app
@@ -211,22 +210,22 @@ async def test_a_timeout_after_the_request_left_is_not_repeated_but_counted_and_
 async def test_a_request_that_never_left_is_retried(
     linli: Linli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A connection that cannot be made (ConnectTimeout) sent nothing: it is simply retried."""
-    from telegram.request import HTTPXRequest
+    """A connection that cannot be made in time sent nothing: it is simply retried."""
+    from bot.transport import AiohttpRequest, ConnectTimedOut
 
-    original = HTTPXRequest.do_request
+    original = AiohttpRequest.do_request
     refused: list[str] = []
 
-    async def flaky(self: HTTPXRequest, url: str, *args: object, **kwargs: object) -> object:
+    async def flaky(self: AiohttpRequest, url: str, *args: object, **kwargs: object) -> object:
         data = kwargs.get("request_data")
         chat = getattr(data, "parameters", {}).get("chat_id")
         if url.endswith("/sendMessage") and chat == RESIDENTS_GROUP and not refused:
             refused.append(url)
-            raise httpx.ConnectTimeout("connect timed out")  # noqa: TRY003 - as httpx words it
+            # What the transport raises when connecting timed out (tests/unit/test_transport.py).
+            raise ConnectTimedOut("could not connect in time")
         return await original(self, url, *args, **kwargs)  # type: ignore[arg-type]
 
-    # PTB wraps httpx's exception as TimedOut from the one it caught.
-    monkeypatch.setattr(HTTPXRequest, "do_request", _wrapped(flaky))
+    monkeypatch.setattr(AiohttpRequest, "do_request", flaky)
     record("faults", 1)
     await broadcast(linli, "电梯今天下午维保")
     await settled(linli, "notice:post:", 1, seconds=10)
@@ -234,21 +233,6 @@ async def test_a_request_that_never_left_is_retried(
     assert len(await bot_texts(linli, RESIDENTS_GROUP, "电梯今天下午维保")) == 1
     [row] = await outbox_rows(linli, "notice:post:")
     assert row.status is OutboxStatus.SENT and row.attempts == 1
-
-
-def _wrapped(flaky: Callable[..., object]) -> Callable[..., object]:
-    """Raise httpx errors the way HTTPXRequest.do_request turns them into PTB's errors."""
-    from telegram.error import NetworkError, TimedOut
-
-    async def do_request(self: object, url: str, *args: object, **kwargs: object) -> object:
-        try:
-            return await flaky(self, url, *args, **kwargs)  # type: ignore[misc]
-        except httpx.TimeoutException as exc:
-            raise TimedOut from exc
-        except httpx.HTTPError as exc:
-            raise NetworkError(str(exc)) from exc
-
-    return do_request
 
 
 # --- dropped connections -------------------------------------------------------------------------

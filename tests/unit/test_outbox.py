@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from telegram import Bot, Message
 from telegram.error import NetworkError, TimedOut
@@ -18,6 +17,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.outbox import OutboxDispatcher
 from bot.ratelimit import RateLimits
+from bot.transport import ConnectTimedOut, NotSent
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus
 
@@ -59,17 +59,9 @@ def migrated_to(chat_id: int) -> Answer:
     }
 
 
-def caused_by(error: NetworkError, cause: BaseException) -> NetworkError:
-    """The error python-telegram-bot's HTTPXRequest raises for this httpx failure."""
-    error.__cause__ = cause
-    return error
-
-
 def connection_refused() -> NetworkError:
-    return caused_by(
-        NetworkError("httpx.ConnectError: [Errno 111] Connection refused"),
-        httpx.ConnectError("[Errno 111] Connection refused"),
-    )
+    """What the bot's transport raises when no connection can be made (bot/transport.py)."""
+    return NotSent("aiohttp.ClientConnectorError: Cannot connect to host: Connection refused")
 
 
 class FakeTelegram(BaseRequest):
@@ -480,7 +472,7 @@ async def test_a_timeout_after_the_request_left_marks_it_unknown_and_it_is_not_s
 
     dispatcher.add_listener("ticket:", listener)
     await enqueue(database, "ticket:8:status:assigned", RESIDENT, "师傅明天上午上门")
-    telegram.answer(RESIDENT, caused_by(TimedOut(), httpx.ReadTimeout("read timed out")))
+    telegram.answer(RESIDENT, TimedOut())  # no answer in time
 
     assert await dispatcher.dispatch_due() == 1
     clock.advance(3600)
@@ -501,7 +493,7 @@ async def test_a_timeout_while_connecting_is_retried_because_the_request_never_l
     database: Database, dispatcher: OutboxDispatcher, telegram: FakeTelegram, clock: Clock
 ) -> None:
     await enqueue(database, "ticket:8:status:assigned", RESIDENT, "师傅明天上午上门")
-    telegram.answer(RESIDENT, caused_by(TimedOut(), httpx.ConnectTimeout("connect timed out")))
+    telegram.answer(RESIDENT, ConnectTimedOut("could not connect in time"))
 
     assert await dispatcher.dispatch_due() == 1
     assert (await row(database, "ticket:8:status:assigned")).status == OutboxStatus.PENDING
