@@ -1,7 +1,7 @@
 """Group messages through the real bot and the sandbox: sustained rate and reply latency.
 
     .venv/bin/python bench/throughput.py [--loads 25,50,100,200,300,400] [--seconds 12]
-        [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--growth 1,2,4,8] [--no-echo]
+        [--pg postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--growth 1,2,4,8] [--no-echo] [--sqlite-normal]
 
 The sandbox (the local Telegram) and the load generator live in this process; the bot under
 test runs as `python -m bot run` in a process of its own (bench/_harness.BotProcess), with the
@@ -138,6 +138,11 @@ async def main() -> int:
     parser.add_argument("--growth", default="", help="knowledge-base factors, e.g. 1,2,4,8")
     parser.add_argument("--growth-seconds", type=float, default=8.0)
     parser.add_argument("--no-echo", action="store_true")
+    parser.add_argument(
+        "--sqlite-normal",
+        action="store_true",
+        help="also run Linli on SQLite with LINLI_SQLITE_SYNCHRONOUS=normal",
+    )
     parser.add_argument("--only-growth", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
@@ -152,13 +157,17 @@ async def main() -> int:
         folder = Path(tmp)
         if not args.only_growth:
             print(HEAD)
-            runs = [("linli sqlite", None)]
+            normal = {"LINLI_SQLITE_SYNCHRONOUS": "normal"}
+            runs: list[tuple[str, str | None, dict[str, str]]] = [("linli sqlite", None, {})]
+            if args.sqlite_normal:
+                runs.append(("linli sqlite normal", None, normal))
             if args.pg:
-                runs.append(("linli postgresql", args.pg))
+                runs.append(("linli postgresql", args.pg, {}))
             if not args.no_echo:
-                runs.append(("echo", None))
-            for name, pg in runs:
-                async with target(name.split()[0], folder / name.replace(" ", "-"), pg) as t:
+                runs.append(("echo", None, {}))
+            for name, pg, extra in runs:
+                folder_of_run = folder / name.replace(" ", "-")
+                async with target(name.split()[0], folder_of_run, pg, env_extra=extra) as t:
                     t.name = name
                     by_system[name] = await run_loads(t, loads, args.seconds)
             print()

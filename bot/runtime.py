@@ -92,7 +92,7 @@ class Runtime:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.effective_database_url
-        self.db = Database(url)
+        self.db = Database(url, sqlite_synchronous=settings.sqlite_synchronous)
         async with migration_lock(url):  # processes starting together migrate one at a time
             await self.db.upgrade()
         if settings.sandbox:

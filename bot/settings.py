@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("data"), alias="LINLI_DATA_DIR")
     database_url: str | None = Field(default=None, alias="LINLI_DATABASE_URL")
+    # SQLite only: `full` syncs the file at every commit (nothing committed is lost, even to a
+    # power cut); `normal` syncs at checkpoints only — as safe against a crash of Linli, faster,
+    # but a power cut may undo the last commits (docs/performance.md, docs/deploy.md).
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full", alias="LINLI_SQLITE_SYNCHRONOUS"
+    )
     mode: UpdateMode = Field(default=UpdateMode.POLLING, alias="LINLI_MODE")
     webhook_url: str | None = Field(default=None, alias="LINLI_WEBHOOK_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="LINLI_WEBHOOK_SECRET")

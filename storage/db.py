@@ -32,7 +32,12 @@ class Database:
     """Owns the async engine and hands out units of work."""
 
     def __init__(
-        self, url: str, *, echo: bool = False, connect_args: dict[str, Any] | None = None
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        connect_args: dict[str, Any] | None = None,
+        sqlite_synchronous: str = "full",
     ) -> None:
         self.url = url
         # A server's connection can go stale (restart, failover, idle timeout): ping it before
@@ -45,7 +50,16 @@ class Database:
             kwargs["connect_args"] = {**kwargs.get("connect_args", {}), **connect_args}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if sqlite_synchronous not in ("full", "normal"):
+                raise ValueError(
+                    f"sqlite_synchronous must be full or normal, not {sqlite_synchronous!r}"
+                )
+            pragmas = [*_SQLITE_PRAGMAS, f"PRAGMA synchronous={sqlite_synchronous.upper()}"]
+            event.listen(
+                self.engine.sync_engine,
+                "connect",
+                lambda dbapi_connection, _record: _run_pragmas(dbapi_connection, pragmas),
+            )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -91,9 +105,11 @@ def _run_upgrade(connection: Connection, cfg: Config, revision: str) -> None:
     command.upgrade(cfg, revision)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+_SQLITE_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA journal_mode=WAL", "PRAGMA busy_timeout=30000")
+
+
+def _run_pragmas(dbapi_connection: Any, pragmas: list[str]) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    for pragma in pragmas:
+        cursor.execute(pragma)
     cursor.close()

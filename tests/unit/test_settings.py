@@ -31,6 +31,7 @@ def test_defaults_run_the_sandbox_in_chinese_on_sqlite(tmp_path: Path) -> None:
         ("LINLI_MODE", "carrier-pigeon", "LINLI_MODE: Input should be 'polling' or 'webhook'"),
         ("LINLI_DATABASE_URL", "mysql://x", "LINLI_DATABASE_URL: must start with"),
         ("LINLI_LOG_LEVEL", "LOUD", "LINLI_LOG_LEVEL: must be DEBUG"),
+        ("LINLI_SQLITE_SYNCHRONOUS", "off", "LINLI_SQLITE_SYNCHRONOUS: Input should be 'full' or"),
     ],
 )
 def test_a_wrong_value_is_one_line_naming_the_key(

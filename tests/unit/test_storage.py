@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from storage.db import Database
 from storage.models import ChatKind, OutboxStatus, Role
@@ -27,6 +30,24 @@ async def test_the_migrations_create_exactly_what_the_models_describe(database: 
 
     async with database.engine.connect() as conn:
         assert await conn.run_sync(differences) == []
+
+
+async def test_sqlite_syncs_every_commit_unless_told_otherwise(tmp_path: Path) -> None:
+    async def synchronous(db: Database) -> int:
+        async with db.engine.connect() as conn:
+            return int((await conn.exec_driver_sql("PRAGMA synchronous")).scalar_one())
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'linli.db'}"
+    for db, expected in ((Database(url), 2), (Database(url, sqlite_synchronous="normal"), 1)):
+        try:
+            assert await synchronous(db) == expected  # 2 = FULL, 1 = NORMAL
+            async with db.engine.connect() as conn:
+                mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+            assert mode == "wal"
+        finally:
+            await db.dispose()
+    with pytest.raises(ValueError, match="full or normal"):
+        Database(url, sqlite_synchronous="off")
 
 
 async def test_users_keep_64_bit_ids_and_aware_utc_times(database: Database) -> None:
