@@ -108,6 +108,12 @@ def test_a_homophone_rewrite_does_not_cut_a_real_word() -> None:
     assert "物业费" in normalise("管里费在哪交").text
 
 
+def test_charging_money_and_a_car_blocked_in_read_as_the_knowledge_base_words() -> None:
+    assert normalise("充电桩收钱吗").text == normalise("充电桩收费吗").text
+    assert normalise("修门禁要钱吗").text == normalise("修门禁收费吗").text
+    assert "挡住" in normalise("车被堵死了").text
+
+
 def test_a_word_ending_in_neng_keeps_it() -> None:
     # 能 is rewritten to 可以 (能交吗 = 可以交吗), never inside a word: 太阳能 is no 太阳可以.
     assert "太阳能" in normalise("楼顶能装太阳能板吗").text
