@@ -108,10 +108,12 @@ def test_a_homophone_rewrite_does_not_cut_a_real_word() -> None:
     assert "物业费" in normalise("管里费在哪交").text
 
 
-def test_charging_money_and_a_car_blocked_in_read_as_the_knowledge_base_words() -> None:
+def test_everyday_words_read_as_the_knowledge_base_words() -> None:
     assert normalise("充电桩收钱吗").text == normalise("充电桩收费吗").text
     assert normalise("修门禁要钱吗").text == normalise("修门禁收费吗").text
     assert "挡住" in normalise("车被堵死了").text
+    assert normalise("快递员进不来").text == normalise("快递员进不了").text
+    assert "租房" in normalise("房子租给学生了").text
 
 
 def test_a_word_ending_in_neng_keeps_it() -> None:
