@@ -51,6 +51,8 @@ _WHEN = frozenset({"什么时候", "啥时候", "几点", "几时", "何时", "�
 _AT_END = frozenset({"多少", "有什么", "是什么", "有啥", "是啥"})
 _PAID_WITH = frozenset({"交", "付", "缴", "支付", "买", "办", "充", "充值"})
 _TRAILING = frozenset("吗呢啊呀吧嘛哦?")
+_WHERE = frozenset({"哪", "哪里", "哪儿"})
+_GOT_DONE = frozenset({"办", "办理", "弄", "申请", "开", "上", "领", "补", "换"})  # X去哪办: X to get done
 _COUNTING = frozenset("一二三四五六七八九十几每半两这那哪某各多")  # 一个月, 每天, 这个: an amount or a pointer
 
 
@@ -178,6 +180,8 @@ class Matcher:
                     asked.append(tuple(rest[:3]))
                 elif word == "用" and i + 2 < len(words) and words[i + 2] in _PAID_WITH:
                     asked.append((words[i + 1],))
+                elif word in _WHERE and i + 1 < len(words) and words[i + 1] in _GOT_DONE:
+                    asked.append((self._done(words, i),))  # 护照 in 护照去哪办, 上牌 in 上牌去哪上
         groups = (tuple(w for w in group if self._focal(w)) for group in asked)
         return [group for group in groups if group]
 
@@ -189,9 +193,19 @@ class Matcher:
             and all(is_han(ch) for ch in word)
             and word not in self._not_focus
             and word[0] not in _COUNTING
-            and word[-1] not in "好完"  # 修好, 弄完: a result, not a thing
+            and word[-1] not in "好完了"  # 修好, 弄完, 掉了: a result or an event, not a thing
             and self._lexicon.rewrites.get(word) != ""
         )
+
+    def _done(self, words: list[str], i: int) -> str:
+        """What is to be got done before 去哪办 (words[i] is 哪): the word before, past 去/在/到 and
+        light words; two one-character words there are one thing (上|牌: 上牌)."""
+        j = i - 1
+        while j >= 0 and (words[j] in ("去", "在", "到") or words[j] in self._focus_skip):
+            j -= 1
+        if j >= 1 and len(words[j]) == 1 and len(words[j - 1]) == 1:
+            return words[j - 1] + words[j]
+        return words[j] if j >= 0 else ""
 
     def _before(self, words: list[str], i: int) -> str:
         """The word before words[i], past light words, times and fillers ('' at the start)."""

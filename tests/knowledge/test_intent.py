@@ -210,6 +210,7 @@ def test_what_a_question_asks_about_must_be_something_the_entry_speaks_of(matche
         "社区超市几点开门",
         "能用信用卡交物业费吗",
         "冬天一般什么时候开始供热",  # not the renovation hours: what happens then is no renovation
+        "电动车牌照去哪上",  # the e-bike answer is about charging, it names no plates
     ):
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.SILENT, text
@@ -223,6 +224,8 @@ def test_what_a_question_asks_about_must_be_something_the_entry_speaks_of(matche
         ("老年食堂午饭几点开始", "elderly-meal"),  # 午饭 is the answer's 午餐
         ("停电什么时候恢复", "power-outage"),
         ("什么时候可以装修", "renovation-hours"),
+        ("门禁卡丢了去哪补", "access-card"),
+        ("狗牌去哪领", "dog-registration"),
     ):
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.ANSWER and result.entry is not None, text
