@@ -114,6 +114,8 @@ def test_everyday_words_read_as_the_knowledge_base_words() -> None:
     assert "挡住" in normalise("车被堵死了").text
     assert normalise("快递员进不来").text == normalise("快递员进不了").text
     assert "租房" in normalise("房子租给学生了").text
+    assert normalise("学校饭堂").text == normalise("学校食堂").text
+    assert normalise("厨房失火了").text == normalise("厨房着火了").text
 
 
 def test_a_word_ending_in_neng_keeps_it() -> None:
