@@ -190,6 +190,8 @@ def test_everyday_cantonese_and_mandarin_variants_reach_the_knowledge_base_words
 def test_an_emoji_that_names_a_thing_is_read_as_its_word() -> None:
     assert clean("🛗停了？") == "电梯 停了?"
     assert clean("谢谢👍😄") == "谢谢"
+    assert clean("🧯过期了") == "灭火器 过期了"
+    assert "停车位" in clean("🅿️还有空的吗")
 
 
 def test_english_phrases_for_visits_and_blocked_cars_become_one_word() -> None:
