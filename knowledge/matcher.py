@@ -45,8 +45,9 @@ _IDENTITY = re.compile(
 )
 
 
-# What a question asks about, in one clause of jieba words: X in X多少 and X有什么/是什么 (at the
-# clause's end), X什么时候/几点, 用X交/付/买. A question word of a time: the subject comes before it.
+# What a question asks about, in one clause of jieba words (Matcher._asked): X in X多少 and
+# X有什么/是什么 at the clause's end; X什么时候/几点 and what happens then (什么时候开始供暖);
+# 用X交/付/买; X去哪办/上/领.
 _WHEN = frozenset({"什么时候", "啥时候", "几点", "几时", "何时", "啥时", "几点钟"})
 _AT_END = frozenset({"多少", "有什么", "是什么", "有啥", "是啥"})
 _PAID_WITH = frozenset({"交", "付", "缴", "支付", "买", "办", "充", "充值"})
