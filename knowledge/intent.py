@@ -30,6 +30,8 @@ _RHETORICAL = re.compile(r"(这么|那么|这样|那样)[^ |]{0,4}?(干嘛|干�
 _ALTERNATIVE_VERB = re.compile(r"([\u4e00-\u9fff])[^ |]{1,8}?还是(?![^ |]{0,2}[不没]|很|也|都|一)\1")
 # ... or two things of one kind (干垃圾还是湿垃圾, 地下车位还是地面车位).
 _ALTERNATIVE_KIND = re.compile(r"([\u4e00-\u9fff]{2})还是[^ |]{1,3}?\1")
+# Help already given, told as a story (去帮忙分类了一早上, 帮邻居搬了一下午): no request.
+_DONE_HELPING = re.compile(r"帮(?:忙|邻居|人|别人)(?![我你他她])[^ |?吗呢]{0,3}?了")
 # Asking to confirm: 是骗子吧, 充电可以吧, 对吧 at a clause's end (not 好吧, 行吧: "fine then").
 _CONFIRM = re.compile(r"(?:是[^ |]{1,8}?|可以|对|能)吧[啊呀哈啦嘛哦]*\??(?=[ |]|$)")
 # "A not A" (让不让养, 收不收费, 交没交): a yes-no question of any verb, not only the listed ones;
@@ -150,7 +152,7 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     sounds = _sounds(compact)
     if any(_said(compact, sounds, w) for w in lexicon.request_words) and not any(
         t in compact for t in _THANKS
-    ):
+    ) and not _DONE_HELPING.search(compact):
         return True
     if compact.rstrip(_TRAILING + "|").endswith(lexicon.final_particles):
         return True

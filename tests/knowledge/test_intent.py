@@ -259,6 +259,8 @@ def test_a_procedure_word_alone_is_no_topic_and_news_already_over_is_no_plea(
         "快递柜能放大件伐",  # Shanghainese 吗
         "这短信是钓鱼链接吧",  # asking to confirm
         "电费交现金还是交支付宝",  # an alternative, the verb said twice
+        "能帮忙拿一下快递吗",
+        "帮忙看看我家电表是不是坏了",
         "租地下车位还是地面车位",  # two things of one kind
     ],
 )
@@ -268,7 +270,14 @@ def test_questions_without_the_usual_question_words_ask(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["他动不动就在群里发广告", "修了两次还是不行，算了", "学了好久还是分不清", "好吧", "行吧，那就这样"],
+    [
+        "他动不动就在群里发广告",
+        "修了两次还是不行，算了",
+        "学了好久还是分不清",
+        "好吧",
+        "行吧，那就这样",
+        "昨天帮邻居搬了一下午家，累死了",  # help given, a story
+    ],
 )
 def test_still_and_at_every_turn_and_fine_then_ask_nothing(text: str) -> None:
     assert not asks_something(clean(text)), text
