@@ -51,6 +51,7 @@ HALVES = {
     "L (independent)": ROOT / "eval" / "faq_l.txt",
     "M (independent)": ROOT / "eval" / "faq_m.txt",
     "N (independent)": ROOT / "eval" / "faq_n.txt",
+    "O (independent)": ROOT / "eval" / "faq_o.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 
