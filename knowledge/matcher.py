@@ -275,11 +275,13 @@ class Matcher:
         ranked, asks, plea, _, _, _ = self._rank(clean(text))
         return ranked, asks or plea
 
-    def _rank(self, cleaned: str) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int, float]:
+    def _rank(
+        self, cleaned: str, intent: tuple[bool, bool] | None = None
+    ) -> tuple[list[tuple[Entry, float]], bool, bool, frozenset[str], int, float]:
         """rank() of a cleaned message, whether it only states a predicament, its topic units (of some
-        entry's keywords), its length, and the share of its weight the best entry explains."""
-        asks = asks_something(cleaned)
-        plea = not asks and pleads(cleaned)
+        entry's keywords), its length, and the share of its weight the best entry explains.
+        `intent` is (asks, pleads) when the caller has it already."""
+        asks, plea = intent if intent is not None else self._intent(cleaned)
         analysis = self._spell(analyse(cleaned))
         hits, weights = self.index.search(analysis)
         if not hits:
@@ -329,15 +331,36 @@ class Matcher:
         share = sum(weights[u] for u in found & self.index.vocab[top]) / total if total else 0.0
         return scored, asks, plea, frozenset(topical), round(length), share
 
-    def match(self, text: str, mode: Mode = "passive", *, from_bot: bool = False) -> MatchResult:
-        """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT."""
+    @staticmethod
+    def _intent(cleaned: str) -> tuple[bool, bool]:
+        """Whether a cleaned message asks something, and if not, whether it pleads for help."""
+        asks = asks_something(cleaned)
+        return asks, not asks and pleads(cleaned)
+
+    def match(
+        self,
+        text: str,
+        mode: Mode = "passive",
+        *,
+        from_bot: bool = False,
+        decision_only: bool = False,
+    ) -> MatchResult:
+        """Rank a message and decide: ANSWER, SUGGEST (addressed only) or SILENT.
+
+        With `decision_only` a group message that neither asks nor pleads is not ranked at all
+        (it gets no reply whatever it resembles): the same decision, no score or candidates.
+        The bot passes it (most group messages ask nothing); `linli faq match` does not.
+        """
         query = text if isinstance(text, str) else str(text)
         if from_bot:
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="message from a bot")
         if mode == "passive" and query.lstrip().startswith("/"):
             return MatchResult(query, Decision.SILENT, None, 0.0, reason="a command")
         cleaned = clean(query)  # once: OpenCC and the emoji table are the costly part of a message
-        ranked, asks, plea, topical, length, share = self._rank(cleaned)
+        intent = self._intent(cleaned)
+        if decision_only and mode == "passive" and not any(intent):
+            return MatchResult(query, Decision.SILENT, None, 0.0, [], False, "asks nothing")
+        ranked, asks, plea, topical, length, share = self._rank(cleaned, intent)
         asks = asks or plea  # someone stuck asks for help
         top3 = ranked[:3]
         if not ranked:

@@ -246,7 +246,7 @@ class FaqService:
         if mode is Mode.PASSIVE and not passive_on:
             return FaqReply(Decision.SILENT)
         kb, matcher = await self.knowledge(community_id)
-        result = matcher.match(text, mode=mode.value)
+        result = matcher.match(text, mode=mode.value, decision_only=True)
         FAQ_DECISIONS.labels(mode.value, result.decision.value).inc()
         if mode is Mode.PASSIVE:
             if result.decision is not Decision.ANSWER or result.entry is None:

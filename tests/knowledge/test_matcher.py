@@ -263,3 +263,22 @@ def test_a_question_naming_no_topic_is_answered_when_it_says_what_an_entry_asks(
     assert result.decision is Decision.ANSWER and result.entry is not None
     assert result.entry.id == "contact-staff"
     assert matcher.match("is there a number i can call", mode="passive").decision is Decision.SILENT
+
+
+def test_the_bot_skips_ranking_what_asks_nothing_and_decides_the_same(matcher: Matcher) -> None:
+    from pathlib import Path
+
+    from knowledge.evaluation import load_cases
+
+    eval_dir = Path(__file__).resolve().parents[2] / "eval"
+    cases = [c for half in "ao" for c in load_cases(eval_dir / f"faq_{half}.txt")]
+    skipped = 0
+    for case in cases:
+        full = matcher.match(case.text, mode="passive")
+        quick = matcher.match(case.text, mode="passive", decision_only=True)
+        assert (quick.decision, quick.entry) == (full.decision, full.entry), case.text
+        skipped += quick.reason == "asks nothing" and not quick.candidates
+    assert skipped > len(cases) // 5  # chit-chat and remarks: a good share is never ranked
+    # Addressed questions and `linli faq match` always get the candidates.
+    result = matcher.match("电梯又坏了，烦死了", mode="passive")
+    assert result.decision is Decision.SILENT and result.candidates
