@@ -102,6 +102,9 @@ class AiohttpRequest(BaseRequest):
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=None),
                 skip_auto_headers=("User-Agent",),
+                # HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment, as PTB's httpx
+                # transport honoured them: where Telegram is blocked, a proxy is how it is reached.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

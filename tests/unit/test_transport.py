@@ -162,3 +162,29 @@ async def test_a_file_goes_as_multipart_with_the_other_parameters(
     [(_, body)] = seen
     assert b'name="chat_id"\r\n' in body and b"\r\n42\r\n" in body
     assert b"a,b\n1,2\n" in body and "名单.csv".encode() in body
+
+
+async def test_a_proxy_from_the_environment_is_used(
+    server: Callable[[Serve], Awaitable[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where Telegram is blocked, operators set HTTPS_PROXY (or HTTP_PROXY), as for httpx before.
+    seen: list[str] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((await read_request(reader))[0])
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    address = (await server(proxy)).split("/botTOKEN")[0]
+    monkeypatch.setenv("HTTP_PROXY", address)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    transport = AiohttpRequest(1, read_timeout=2)
+    await transport.initialize()
+    try:
+        url = "http://api.telegram.invalid/botTOKEN/getMe"
+        assert await transport.do_request(url, "POST") == (200, b"{}")
+    finally:
+        await transport.shutdown()
+    assert seen == ["POST http://api.telegram.invalid/botTOKEN/getMe HTTP/1.1"]
