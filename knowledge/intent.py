@@ -31,6 +31,9 @@ _ALTERNATIVE_VERB = re.compile(r"([\u4e00-\u9fff])[^ |]{1,8}?还是(?![^ |]{0,2}
 # ... or two things of one kind (干垃圾还是湿垃圾, 地下车位还是地面车位).
 _ALTERNATIVE_KIND = re.compile(r"([\u4e00-\u9fff]{2})还是[^ |]{1,3}?\1")
 # Help already given, told as a story (去帮忙分类了一早上, 帮邻居搬了一下午): no request.
+# A request word inside a noun phrase asks nothing: 帮我买的菜到了 ("the groceries bought for me
+# arrived"), 比我想的快 ("faster than I thought"), 我想要的那种.
+_DESCRIBED = re.compile(r"(?:帮我|我想)[^ |?吗呢]{0,4}?的(?![吗呢啊呀话])")
 _DONE_HELPING = re.compile(r"帮(?:忙|邻居|人|别人)(?![我你他她])[^ |?吗呢]{0,3}?了")
 # Asking to confirm: 是骗子吧, 充电可以吧, 对吧 at a clause's end (not 好吧, 行吧: "fine then").
 _CONFIRM = re.compile(r"(?:是[^ |]{1,8}?|可以|对|能)吧[啊呀哈啦嘛哦]*\??(?=[ |]|$)")
@@ -149,8 +152,9 @@ def asks_something(cleaned: str, lexicon: Lexicon | None = None) -> bool:
     alternatives = (_ALTERNATIVE, _ALTERNATIVE_VERB, _ALTERNATIVE_KIND)
     if any(p.search(compact) for p in (*alternatives, _A_NOT_A, _CONFIRM)):
         return True
-    sounds = _sounds(compact)
-    if any(_said(compact, sounds, w) for w in lexicon.request_words) and not any(
+    requested = _DESCRIBED.sub("|", compact)
+    sounds = _sounds(requested)
+    if any(_said(requested, sounds, w) for w in lexicon.request_words) and not any(
         t in compact for t in _THANKS
     ) and not _DONE_HELPING.search(compact):
         return True

@@ -300,3 +300,18 @@ def test_still_and_at_every_turn_and_fine_then_ask_nothing(text: str) -> None:
 )
 def test_an_english_predicament_is_a_plea_as_its_chinese_twin_is(text: str, stuck: bool) -> None:
     assert pleads(clean(text)) is stuck, text
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("跑腿帮我买的菜到了", False),  # the groceries bought for me arrived
+        ("居住证拿到了，比我想的快", False),  # faster than I thought
+        ("这就是我想要的那种", False),
+        ("帮我买一下菜", True),
+        ("我想办居住证", True),
+        ("能帮我查的吗", True),
+    ],
+)
+def test_a_request_word_inside_a_noun_phrase_asks_nothing(text: str, asks: bool) -> None:
+    assert asks_something(clean(text)) is asks
