@@ -62,6 +62,7 @@ async def test_forgetme_deletes_after_confirmation(linli: Linli) -> None:
     [question] = await linli.say(WANG, WANG, "/forgetme")
     yes = dict(buttons_of(question))["确定删除我的信息"]
     await linli.sandbox.press(WANG, WANG, question["message_id"], yes)
+    await linli.settle()  # the press is answered, then the message edited
     edited = await linli.sandbox.transcript(WANG, after=question["message_id"] - 1)
     assert "已全部删除" in edited[0]["text"]
     text = text_of(await linli.say(WANG, WANG, "/mydata"))

@@ -68,6 +68,7 @@ async def test_feedback_is_counted_per_entry_and_shown_on_the_buttons(linli: Lin
     up = dict(buttons_of(answer))["👍 有帮助"]
     pressed = await linli.sandbox.press(WANG, WANG, answer["message_id"], up)
     assert pressed["answer"]["text"] == "谢谢你的反馈！"
+    await linli.settle()  # the toast is answered first, the buttons edited right after
     [edited] = [
         m for m in await linli.sandbox.transcript(WANG) if m["message_id"] == answer["message_id"]
     ]
@@ -85,6 +86,7 @@ async def test_a_vague_question_to_linli_gets_suggestions_and_a_tap_gives_the_an
     assert 3 <= len(options) <= 4 and options[-1][0] == "都不是"
     label, data = options[0]
     await linli.sandbox.press(RESIDENTS_GROUP, LI, menu["message_id"], data)
+    await linli.settle()  # the press is answered first, the message edited right after
     [edited] = [
         m
         for m in await linli.sandbox.transcript(RESIDENTS_GROUP)

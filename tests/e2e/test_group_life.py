@@ -47,6 +47,7 @@ async def _register(linli: Linli, chat_id: int, kind_label: str) -> str:
     [question] = await linli.say(chat_id, ZHANG, "/setup")
     data = dict(buttons_of(question))[kind_label]
     await linli.sandbox.press(chat_id, ZHANG, question["message_id"], data)
+    await linli.settle()  # the press is answered, then the message edited
     [edited] = [
         m
         for m in await linli.sandbox.transcript(chat_id)
@@ -74,6 +75,7 @@ async def test_a_new_group_is_greeted_and_registered_by_the_director_with_button
 
     done = await linli.sandbox.press(NEW_GROUP, ZHANG, question["message_id"], data)
     assert done["answer"] is not None
+    await linli.settle()  # the press is answered, then the message edited
     [edited] = [
         m
         for m in await linli.sandbox.transcript(NEW_GROUP)
