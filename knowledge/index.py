@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 
 from knowledge.entries import Entry, KnowledgeBase
-from knowledge.normalize import Analysis, normalise
+from knowledge.normalize import Analysis, analyse, clean
 from knowledge.phonetic import is_han
 
 log = logging.getLogger(__name__)
@@ -125,20 +125,27 @@ class QuestionIndex:
         topics: set[str] = set()
         self.keyword_units: dict[str, frozenset[str]] = {}
         said: list[set[str]] = [set() for _ in self.entries]  # units of each entry's keywords
+        # Each entry's questions, keywords and answer as cleaned and as rewritten (in that order),
+        # for the matcher's rules on what an entry speaks of: cleaned once, here.
+        self.texts: list[tuple[tuple[str, str], ...]] = []
+        answers: list[Analysis] = []
         for e, entry in enumerate(self.entries):
             mine: set[str] = set()
+            texts: list[tuple[str, str]] = []
             for text in entry.questions:
-                analysis = normalise(text)
+                analysis = self._analysed(text, texts)
                 found = {sys.intern(u) for u in units(analysis)}  # one string per unit, not per question
                 analysed.append((e, text, analysis, found))
                 vocab[e] |= found
             for keyword in entry.keywords:
-                found = units(normalise(keyword))
+                found = units(self._analysed(keyword, texts))
                 vocab[e] |= found
                 said[e] |= found
                 mine |= {u for u in found if u[0] in TOPIC_KINDS or u[:2] == "1_"}
             self.keyword_units[entry.id] = frozenset(mine)
             topics |= mine
+            answers.append(self._analysed(entry.answer, texts))
+            self.texts.append(tuple(texts))
         df: dict[str, int] = {}
         for found in vocab:
             for unit in found:
@@ -150,9 +157,7 @@ class QuestionIndex:
         self._weights: dict[str, float] = {}
         self.vocab = [frozenset(v) for v in vocab]
         # What each entry's answer says beyond its questions and keywords (weak evidence).
-        self.answer_vocab = [
-            frozenset(units(normalise(entry.answer))) - self.vocab[e] for e, entry in enumerate(self.entries)
-        ]
+        self.answer_vocab = [frozenset(units(answers[e])) - self.vocab[e] for e in range(len(self.entries))]
         self.words = frozenset(u for u in df if u[0] in "24")  # pairs known inside a word: sounds, characters
         self.english = tuple(sorted(u[2:] for u in df if u[:2] == "1_"))  # the English words known
         common = {u for u in topics if df[u] > TOPIC_MAX_SHARE * n}
@@ -181,6 +186,14 @@ class QuestionIndex:
         }
         self._cap = max(64, int(MAX_POSTING_SHARE * len(self.questions)))
         log.debug("indexed %d questions, %d units", len(self.questions), len(self.postings))
+
+    @staticmethod
+    def _analysed(text: str, texts: list[tuple[str, str]]) -> Analysis:
+        """normalise(text), keeping its cleaned and rewritten forms in `texts`."""
+        cleaned = clean(text)
+        analysis = analyse(cleaned)
+        texts.append((cleaned, analysis.text))
+        return analysis
 
     def weight(self, unit: str) -> float:
         """The weight of one unit: its kind times its IDF over entries (unknown units count fully)."""

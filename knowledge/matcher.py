@@ -121,7 +121,11 @@ class Matcher:
         self.index = QuestionIndex(kb)
         self._near: dict[str, str | None] = {}  # misspelt English word -> the known one
         # The advice cues (哪个牌子, where can i buy) each entry's own questions ask with.
-        self._advice = {e.id: frozenset().union(*(advice_sought(clean(q)) for q in e.questions)) for e in kb}
+        texts = dict(zip((e.id for e in kb), self.index.texts, strict=True))  # cleaned, rewritten
+        self._advice = {
+            e.id: frozenset().union(*(advice_sought(c) for c, _ in texts[e.id][: len(e.questions)]))
+            for e in kb
+        }
         # The entries whose answer gives an amount (a figure in 元 or 块, a discount, free): only
         # they answer a price question in a group.
         self._priced = frozenset(e.id for e in kb if _AMOUNT.search(e.answer))
@@ -132,7 +136,8 @@ class Matcher:
         # what a question asks about (主任是谁, 密码多少, 菜单有什么) must be something it speaks of.
         self._lexicon = lexicon
         self._said = {
-            e.id: " | ".join(self._forms(clean(t)) for t in (*e.questions, *e.keywords, e.answer)) for e in kb
+            entry: " | ".join(f"{_folded_sounds(c)}|{_folded_sounds(r)}" for c, r in forms)
+            for entry, forms in texts.items()
         }
         self._focus_skip = frozenset(lexicon.focus_skip)
         self._not_focus = frozenset(lexicon.not_focus)
@@ -157,10 +162,6 @@ class Matcher:
         asked = [m.group(1) or m.group(2) for m in _IDENTITY.finditer(compact)]
         spoken = self._said[entry.id]
         return any(not w.endswith(("你", "我", "他", "她", "它")) and _folded_sounds(w) not in spoken for w in asked)
-
-    def _forms(self, cleaned: str) -> str:
-        """A cleaned text's sounds as written and as rewritten (管理费 is also 物业费)."""
-        return f"{_folded_sounds(cleaned)}|{_folded_sounds(self._lexicon.rewrite(cleaned))}"
 
     def _asked(self, cleaned: str) -> list[tuple[str, ...]]:
         """What a short question asks about (密码 in 小区WiFi密码多少, 菜单 in 食堂的菜单有什么, 暖气 in
