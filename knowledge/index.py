@@ -7,6 +7,7 @@ import logging
 import math
 import sys
 from dataclasses import dataclass
+from operator import itemgetter
 
 from knowledge.entries import Entry, KnowledgeBase
 from knowledge.normalize import Analysis, analyse, clean
@@ -203,7 +204,9 @@ class QuestionIndex:
         kind = WORD_WEIGHT if unit[0] == "1" and unit[1:2] == "_" else KIND_WEIGHT[unit[0]]
         if unit in self.topics:
             kind *= TOPIC_BOOST
-        value = kind * self.idf.get(unit, self._unknown_idf)
+        # On a grid of 2**-16: sums of such numbers are exact, so they come out the same in any
+        # order — a set's order follows Python's hash seed, and must not decide a suggestion.
+        value = round(kind * self.idf.get(unit, self._unknown_idf) * 65536) / 65536
         if unit in self.idf:
             self._weights[unit] = value  # known units only: the cache stays as big as the index
         return value
@@ -219,19 +222,25 @@ class QuestionIndex:
         if not total:
             return [], weights
         scores: dict[int, float] = {}
-        usable = [u for u in found if len(self.postings.get(u, ())) <= self._cap]
+        ordered = sorted(found)  # one order in every process: the dict's order breaks ties beyond the cut
+        usable = [u for u in ordered if len(self.postings.get(u, ())) <= self._cap]
         if not usable:
-            usable = sorted(found, key=lambda u: len(self.postings.get(u, ())))[:3]
+            usable = sorted(ordered, key=lambda u: len(self.postings.get(u, ())))[:3]
         for unit in usable:
             w = weights[unit]
             for q in self.postings.get(unit, ()):
                 scores[q] = scores.get(q, 0.0) + w
-        for unit in found:
+        for unit in ordered:
             w = weights[unit]
             for q in self.keyword_postings.get(unit, ()):
                 if unit not in self.questions[q].units:  # (counted above when the question has it)
                     scores[q] = scores.get(q, 0.0) + w
-        best = heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
+        # Ties go to the question the shared weight covers most (the shorter one), then to the
+        # first: which of equals made the cut must not be left to their order in a dict.
+        questions = self.questions
+        best = heapq.nlargest(2 * limit, scores.items(), key=itemgetter(1))
+        best.sort(key=lambda item: (-item[1], questions[item[0]].weight, item[0]))
+        del best[limit:]
         hits: list[Hit] = []
         for q, _ in best:
             question = self.questions[q]
