@@ -52,6 +52,7 @@ HALVES = {
     "M (independent)": ROOT / "eval" / "faq_m.txt",
     "N (independent)": ROOT / "eval" / "faq_n.txt",
     "O (independent)": ROOT / "eval" / "faq_o.txt",
+    "P (independent)": ROOT / "eval" / "faq_p.txt",
 }
 BASELINE_FALSE_REPLIES = 0.05
 

@@ -18,7 +18,7 @@ from knowledge.evaluation import ANSWERABLE, SILENT_CATEGORIES, Tally, evaluate,
 from knowledge.normalize import duplicate_key
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
-HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijklmno"}
+HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijklmnop"}
 # half: (passive coverage >=, passive wrong <=, false replies <=, addressed offered >=)
 FLOORS = {
     "a": (0.965, 0.01, 0.01, 0.99),  # measured 98.2% / 0.0% / 0.0% / 99.4%
@@ -39,6 +39,9 @@ FLOORS = {
     # O: its first, unseen run (docs/faq.md); 57 of its 80 uncovered questions ask another
     # side of a topic an entry covers, which the group still answers.
     "o": (0.85, 0.01, 0.09, 0.975),  # 85.8% / 0.5% / 8.0% / 98.2%
+    # P: its first, unseen run (docs/faq.md); its uncovered questions, like O's, mostly ask
+    # another side of a covered topic.
+    "p": (0.875, 0.015, 0.105, 0.98),  # 88.6% / 1.3% / 10.1% / 98.9%
 }
 CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage
 # Voice run-ons are the weakest kind: K 80.8%, M 80.8%, O 73.1% (their other categories are 83–98%).
@@ -58,7 +61,7 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
     cases = [c for half in "ab" for c in load_cases(HALVES[half])]
     answerable = [c for c in cases if c.expected is not None]
     assert len(answerable) >= 300 and len(cases) - len(answerable) >= 150
-    for half in "cdefghijk":
+    for half in "cdefghijklmnop":
         assert {c.expected for c in load_cases(HALVES[half]) if c.expected} <= {e.id for e in default_kb}
     assert {c.category for c in cases} == set(ANSWERABLE) | set(SILENT_CATEGORIES)
     assert {c.expected for c in answerable} <= {e.id for e in default_kb}
@@ -67,9 +70,10 @@ def test_the_sets_are_big_enough_and_label_real_entries(default_kb: KnowledgeBas
 
 def test_no_evaluation_message_is_a_knowledge_base_question_verbatim(default_kb: KnowledgeBase) -> None:
     known = {duplicate_key(q) for e in default_kb for q in e.questions}
-    # A–E were written beside the knowledge base; F–I by outsiders who saw only the answers,
-    # so a common question of theirs may happen to be one of the entries' own (2–12 a set).
-    for path in (HALVES[half] for half in "abcde"):
+    # A–E were written beside the knowledge base; F–O by outsiders who saw only the answers,
+    # so a common question of theirs may happen to be one of the entries' own (1–19 a set).
+    # P's two (跑腿要收费吗, 暑假社区有托管班吗) were taken out of the knowledge base when P came.
+    for path in (HALVES[half] for half in "abcdep"):
         for case in load_cases(path):
             assert duplicate_key(case.text) not in known, case.text
 
