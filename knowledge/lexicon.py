@@ -47,6 +47,7 @@ class Lexicon:
     social_english: tuple[str, ...] = ()  # "anyone up for a chat": the activity words
     amount_frames: tuple[str, ...] = ()  # 多少钱, 一平, how much: an amount frame, no topic
     price_asks: tuple[str, ...] = ()  # 多少钱, how much: asks a price an answer must give
+    cost_asks: tuple[str, ...] = ()  # 要交钱吗, is it free: asks whether it costs, which an answer must say
     focus_skip: tuple[str, ...] = ()  # 是, 一共, 今天: passed over between a question word and what it asks
     not_focus: tuple[str, ...] = ()  # 小区, 流程, 开门: too general to be the thing asked about
     emoji: dict[str, str] = field(
@@ -137,6 +138,7 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         social_english=tuple(_words(cues.get("social_english"))),
         amount_frames=tuple(_words(cues.get("amount_frames"))),
         price_asks=tuple(_words(cues.get("price_asks"))),
+        cost_asks=tuple(_words(cues.get("cost_asks"))),
         focus_skip=tuple(_words(cues.get("focus_skip"))),
         not_focus=tuple(_words(cues.get("not_focus"))),
         emoji={k: v for k, v in _mapping(data.get("emoji")).items() if k},

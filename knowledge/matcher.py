@@ -37,6 +37,8 @@ class Decision(StrEnum):
 _AMOUNT = re.compile(
     r"\d[\d.,]*\s*(?:元|块|角|%|折)|[一二三四五六七八九十]+折|免费|不收费|不要钱|价目|收费标准|收取|商定"
 )
+# Whether something costs anything: an amount, or a fee said to be charged (收少量超时费, 自费).
+_CHARGED = re.compile(_AMOUNT.pattern + r"|收[^，。；,.;\s]{0,6}费|自费|费用")
 
 
 # Who or which someone or something is: the two characters before 是谁/是哪家…, or after 谁是.
@@ -129,9 +131,12 @@ class Matcher:
         # The entries whose answer gives an amount (a figure in 元 or 块, a discount, free): only
         # they answer a price question in a group.
         self._priced = frozenset(e.id for e in kb if _AMOUNT.search(e.answer))
+        self._charged = frozenset(e.id for e in kb if _CHARGED.search(e.answer))  # free or a fee
         lexicon = load_lexicon()
         self._price_asks = tuple(a for a in lexicon.price_asks if not a.isascii())
         self._price_asks_en = tuple(a for a in lexicon.price_asks if a.isascii())
+        self._cost_asks = tuple(a for a in lexicon.cost_asks if not a.isascii())
+        self._cost_asks_en = tuple(a for a in lexicon.cost_asks if a.isascii())
         # What each entry's questions, keywords and answer say, as sounds, written and rewritten:
         # what a question asks about (主任是谁, 密码多少, 菜单有什么) must be something it speaks of.
         self._lexicon = lexicon
@@ -149,11 +154,20 @@ class Matcher:
             else None
         )
 
-    def _asks_price(self, cleaned: str) -> bool:
-        """Whether a cleaned message asks how much something costs (多少钱, how much)."""
+    @staticmethod
+    def _says(cleaned: str, chinese: tuple[str, ...], english: tuple[str, ...]) -> bool:
+        """Whether a cleaned message says one of the cues (Chinese anywhere, English as whole words)."""
         compact = cleaned.replace(" ", "")
         padded = f" {cleaned} "
-        return any(a in compact for a in self._price_asks) or any(f" {a} " in padded for a in self._price_asks_en)
+        return any(a in compact for a in chinese) or any(f" {a} " in padded for a in english)
+
+    def _asks_price(self, cleaned: str) -> bool:
+        """Whether a cleaned message asks how much something costs (多少钱, how much)."""
+        return self._says(cleaned, self._price_asks, self._price_asks_en)
+
+    def _asks_cost(self, cleaned: str) -> bool:
+        """Whether a cleaned message asks whether something costs anything (要交钱吗, is it free)."""
+        return self._says(cleaned, self._cost_asks, self._cost_asks_en)
 
     def _unnamed(self, cleaned: str, entry: Entry) -> bool:
         """An identity question (居委会主任是谁, 维保公司是哪家) about something the entry never
@@ -399,7 +413,10 @@ class Matcher:
                 and share >= p.explained_clear
             )
             # A price the answer does not give (办狗证要多少钱: the licence answer names no fee).
-            unpriced = entry.id not in self._priced and self._asks_price(cleaned)
+            # ... or whether it costs at all, which the answer does not say (签约家庭医生要交钱吗).
+            unpriced = (entry.id not in self._priced and self._asks_price(cleaned)) or (
+                entry.id not in self._charged and self._asks_cost(cleaned)
+            )
             unnamed = self._unnamed(cleaned, entry)
             unsaid = length <= p.long_tokens and self._unsaid(cleaned, entry)
             if asks and on_topic and not (unadvised or unpriced or unnamed or unsaid) and (clear or (score >= needed and margin >= margin_needed)):

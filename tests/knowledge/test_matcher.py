@@ -320,3 +320,21 @@ def test_two_processes_rank_the_same_whatever_their_hash_seed() -> None:
     assert any(line.startswith("can i install a charger for my EV\taddressed") for line in outputs[0])
     differing = [(a, b) for a, b in zip(*outputs, strict=True) if a != b]
     assert not differing, differing[:3]
+
+
+def test_whether_it_costs_is_answered_in_the_group_only_by_an_answer_that_says(matcher: Matcher) -> None:
+    # The residence-permit and health-centre answers say nothing of a fee; the parcel answer says
+    # the lockers charge after a while, the after-school answer says free.
+    for text in ("办居住证要交钱吗", "去卫生服务中心打疫苗要花钱吗", "is it free to register a dog"):
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.SILENT, text
+        assert result.reason == "a price it does not give", (text, result.reason)
+    for text, expected in (
+        ("快递在柜子里放超时了要收费吗", "parcel-pickup"),
+        ("四点半课堂辅导作业要交钱吗", "kids-after-school"),
+    ):
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.ANSWER and result.entry is not None, text
+        assert result.entry.id == expected, text
+    # Asked directly, the permit answer is still offered: it says how to get one.
+    assert matcher.match("办居住证要交钱吗", mode="addressed").entry is not None
