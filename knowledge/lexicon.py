@@ -50,6 +50,7 @@ class Lexicon:
     cost_asks: tuple[str, ...] = ()  # 要交钱吗, is it free: asks whether it costs, which an answer must say
     focus_skip: tuple[str, ...] = ()  # 是, 一共, 今天: passed over between a question word and what it asks
     not_focus: tuple[str, ...] = ()  # 小区, 流程, 开门: too general to be the thing asked about
+    focus_predicates: tuple[str, ...] = ()  # 涨价, 少交, 补办: asked about wherever they stand
     emoji: dict[str, str] = field(
         default_factory=dict
     )  # an emoji that names a thing -> the word (🛗 -> 电梯)
@@ -141,6 +142,7 @@ def build_lexicon(data: dict[str, Any]) -> Lexicon:
         cost_asks=tuple(_words(cues.get("cost_asks"))),
         focus_skip=tuple(_words(cues.get("focus_skip"))),
         not_focus=tuple(_words(cues.get("not_focus"))),
+        focus_predicates=tuple(_words(cues.get("focus_predicates"))),
         emoji={k: v for k, v in _mapping(data.get("emoji")).items() if k},
         english_phrases=phrases,
         phrase_re=phrase_re,

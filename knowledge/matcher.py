@@ -146,6 +146,7 @@ class Matcher:
         }
         self._focus_skip = frozenset(lexicon.focus_skip)
         self._not_focus = frozenset(lexicon.not_focus)
+        self._predicates = tuple(lexicon.focus_predicates)
         # Amount frames (多少钱, 一平, how much): a topic shared only through them is no topic.
         frames = sorted(lexicon.amount_frames, key=len, reverse=True)
         self._frames = (
@@ -177,12 +178,18 @@ class Matcher:
         spoken = self._said[entry.id]
         return any(not w.endswith(("你", "我", "他", "她", "它")) and _folded_sounds(w) not in spoken for w in asked)
 
-    def _asked(self, cleaned: str) -> list[tuple[str, ...]]:
-        """What a short question asks about (密码 in 小区WiFi密码多少, 菜单 in 食堂的菜单有什么, 暖气 in
+    def _asked(self, cleaned: str, short: bool = True) -> list[tuple[str, ...]]:
+        """What a question asks about (密码 in 小区WiFi密码多少, 菜单 in 食堂的菜单有什么, 暖气 in
         暖气什么时候来, 公积金 in 能用公积金交吗; 供暖 in 什么时候开始供暖, what happens then): groups
         of words of two or more Chinese characters, not general ones (小区, 流程, 开门); the entry
-        must speak of some word of each group."""
+        must speak of some word of each group. These positions are read in a short message only;
+        the predicates of another side of a topic (涨价, 少交, 补办, 上门, 有效期: cues.focus_predicates)
+        in any message."""
         asked: list[tuple[str, ...]] = []
+        compact = cleaned.replace(" ", "")
+        asked.extend((w,) for w in self._predicates if w in compact)
+        if not short:
+            return asked
         for clause in cleaned.replace("?", " ").split():
             words = [w for w in segment(clause) if w.strip()]
             for i, word in enumerate(words):
@@ -230,9 +237,10 @@ class Matcher:
             j -= 1
         return words[j] if j >= 0 else ""
 
-    def _unsaid(self, cleaned: str, entry: Entry) -> bool:
-        """A short question about something the entry never speaks of (小区WiFi密码多少 and the
-        broadband entry, whose answer names no password): its answer cannot say it."""
+    def _unsaid(self, cleaned: str, entry: Entry, short: bool = True) -> bool:
+        """A question about something the entry never speaks of (小区WiFi密码多少 and the broadband
+        entry, whose answer names no password; 月卡会涨价吗 and the parking entry, which names a
+        price but no rise): its answer cannot say it."""
         said = self._said[entry.id]
 
         def spoken(word: str) -> bool:
@@ -243,7 +251,7 @@ class Matcher:
                     return True
             return False
 
-        return any(not any(spoken(w) for w in group) for group in self._asked(cleaned))
+        return any(not any(spoken(w) for w in group) for group in self._asked(cleaned, short))
 
     def _topics_of(self, found: set[str]) -> set[str]:
         """The topic units among a message's units; a pair split by jieba (装休) or with a character
@@ -418,7 +426,7 @@ class Matcher:
                 entry.id not in self._charged and self._asks_cost(cleaned)
             )
             unnamed = self._unnamed(cleaned, entry)
-            unsaid = length <= p.long_tokens and self._unsaid(cleaned, entry)
+            unsaid = self._unsaid(cleaned, entry, short=length <= p.long_tokens)
             if asks and on_topic and not (unadvised or unpriced or unnamed or unsaid) and (clear or (score >= needed and margin >= margin_needed)):
                 return MatchResult(query, Decision.ANSWER, entry, score, top3, asks, "confident")
             reason = "asks nothing" if not asks else "not confident"

@@ -322,19 +322,60 @@ def test_two_processes_rank_the_same_whatever_their_hash_seed() -> None:
     assert not differing, differing[:3]
 
 
-def test_whether_it_costs_is_answered_in_the_group_only_by_an_answer_that_says(matcher: Matcher) -> None:
-    # The residence-permit and health-centre answers say nothing of a fee; the parcel answer says
-    # the lockers charge after a while, the after-school answer says free.
-    for text in ("办居住证要交钱吗", "去卫生服务中心打疫苗要花钱吗", "is it free to register a dog"):
+def _silent_for(matcher: Matcher, reason: str, texts: tuple[str, ...]) -> None:
+    """Each text gets no reply in a group, for `reason`."""
+    for text in texts:
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.SILENT, text
-        assert result.reason == "a price it does not give", (text, result.reason)
-    for text, expected in (
-        ("快递在柜子里放超时了要收费吗", "parcel-pickup"),
-        ("四点半课堂辅导作业要交钱吗", "kids-after-school"),
-    ):
+        assert result.reason == reason, (text, result.reason)
+
+
+def _answered_with(matcher: Matcher, cases: tuple[tuple[str, str], ...]) -> None:
+    """Each (text, entry id) is answered in a group with that entry."""
+    for text, expected in cases:
         result = matcher.match(text, mode="passive")
         assert result.decision is Decision.ANSWER and result.entry is not None, text
         assert result.entry.id == expected, text
+
+
+def test_whether_it_costs_is_answered_in_the_group_only_by_an_answer_that_says(matcher: Matcher) -> None:
+    # The residence-permit and health-centre answers say nothing of a fee; the parcel answer says
+    # the lockers charge after a while, the after-school answer says free.
+    _silent_for(
+        matcher,
+        "a price it does not give",
+        ("办居住证要交钱吗", "去卫生服务中心打疫苗要花钱吗", "is it free to register a dog"),
+    )
+    _answered_with(
+        matcher,
+        (("快递在柜子里放超时了要收费吗", "parcel-pickup"), ("四点半课堂辅导作业要交钱吗", "kids-after-school")),
+    )
     # Asked directly, the permit answer is still offered: it says how to get one.
     assert matcher.match("办居住证要交钱吗", mode="addressed").entry is not None
+
+
+def test_another_side_of_a_topic_is_answered_only_by_an_entry_that_speaks_of_it(matcher: Matcher) -> None:
+    # A rise in price, less to pay, a replacement, a visit, how long it stays valid: the parking,
+    # property-fee, permit, health-centre and visitor answers never speak of them.
+    _silent_for(
+        matcher,
+        "what is asked, which it does not say",
+        (
+            "停车月卡明年会不会涨价",
+            "物业费老人能减免吗",
+            "暂住证掉了去哪补办",
+            "家庭医生能上门量血压吗",
+            "通行码发给朋友多久有效",
+            # ... in a long message too: the predicate is what is asked, whatever the story before it
+            "我们家房子买了一直没装修也没人住想问下物业费可以少交一点吗",
+        ),
+    )
+    # The access-card answer speaks of 补办, the meal answer of 送餐上门, the repair answer of a visit.
+    _answered_with(
+        matcher,
+        (
+            ("门禁卡丢了去哪补办", "access-card"),
+            ("腿脚不便的老人能送餐上门吗", "elderly-meal"),
+            ("我家空调坏了，师傅能上门修吗", "repair-home"),
+        ),
+    )
