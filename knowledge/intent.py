@@ -52,6 +52,19 @@ _EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
 _WHICH_IS_GOOD = re.compile(r"哪一?家[^ |?]{0,8}?(?:靠谱|好|便宜|实惠|专业|不错|划算|正规)")
 
 
+# A message that opens by calling a neighbour (李阿姨, 王姐, 老张, 楼上的大哥) and says 你/您 asks
+# that neighbour, not the group (李阿姨，明天你去吗): it is cut out whole.
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+    "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_KIN = "阿姨|叔叔|大爷|大妈|大娘|奶奶|爷爷|姥姥|姥爷|阿婆|阿公|大叔|大婶|婶婶|婶|伯伯|大伯|大哥|大姐|姐姐|哥哥|嫂子|姐|哥|叔|伯|妹|弟"
+_VOCATIVE = re.compile(
+    rf"^(?:(?:楼上|楼下|隔壁|对门|对面)的?)?(?:(?:[老小]?[{_SURNAMES}])(?:{_KIN})|(?:楼上|楼下|隔壁|对门|对面)的?(?:{_KIN})|老[{_SURNAMES}]) "
+    r"(?=[^|]*[你您]).*$"
+)
+
+
 # A clause that asks by its last word: 吗/么/呢 (Shanghainese 伐), or 不/没 after a modal (能交不, 有没).
 _CLAUSE_QUESTION = re.compile(
     r"(?:[吗么呢伐]|(?:能|可以|会|要|有|是|行|让|给|用)[^ |]{0,8}?(?:不|没|没有))[啊呀哈啦嘛哦]*\??$"
@@ -91,7 +104,7 @@ def _said(compact: str, sounds: str, cue: str) -> bool:
 def _cancellers(lexicon: Lexicon) -> tuple[re.Pattern[str], ...]:
     """Regexes of the clauses that ask nothing though they look like questions (see unasked)."""
     alt = lambda words: "|".join(map(re.escape, sorted(words, key=len, reverse=True)))  # noqa: E731
-    out: list[re.Pattern[str]] = []
+    out: list[re.Pattern[str]] = [_VOCATIVE]
     chinese = [w for w in lexicon.rhetorical if not w.isascii()]
     english = [w for w in lexicon.rhetorical if w.isascii()]
     if chinese:

@@ -379,3 +379,22 @@ def test_another_side_of_a_topic_is_answered_only_by_an_entry_that_speaks_of_it(
             ("我家空调坏了，师傅能上门修吗", "repair-home"),
         ),
     )
+
+
+def test_a_question_to_a_neighbour_called_by_name_or_an_invitation_to_come_along_is_not_the_bots(
+    matcher: Matcher,
+) -> None:
+    # Calling a neighbour first (王叔, 小刘姐, 老陈, 隔壁的大姐) and asking what they do: their own plans.
+    # "有一起的吗": someone to go with.
+    for text in (
+        "王叔，周末的书法班你报了吗",
+        "老陈，明天停水你家存水了没",
+        "隔壁的大姐，你家快递柜的码收到没",
+        "明天社区义诊，有没有一起的",
+        "周六去做垃圾分类值守，有同去的吗",
+    ):
+        result = matcher.match(text, mode="passive")
+        assert result.decision is Decision.SILENT, text
+        assert not result.asks, text
+    # Called by name but asking nothing of them (no 你): the group's question still.
+    _answered_with(matcher, (("张阿姨，物业费在哪交啊", "property-fee-payment"),))
