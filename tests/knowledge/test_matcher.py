@@ -398,3 +398,16 @@ def test_a_question_to_a_neighbour_called_by_name_or_an_invitation_to_come_along
         assert not result.asks, text
     # Called by name but asking nothing of them (no 你): the group's question still.
     _answered_with(matcher, (("张阿姨，物业费在哪交啊", "property-fee-payment"),))
+
+
+def test_pay_for_taking_part_who_may_and_work_there_are_other_sides_too(matcher: Matcher) -> None:
+    # The events, after-school, meal and parcel answers say nothing of pay, ages or jobs.
+    _silent_for(
+        matcher,
+        "what is asked, which it does not say",
+        ("参加社区活动有补贴拿吗", "去四点半课堂当辅导老师有报酬吗", "老年食堂有年龄要求吗", "快递驿站招人吗"),
+    )
+    # The meal and allowance answers speak of 补贴.
+    _answered_with(
+        matcher, (("老人在食堂吃饭能拿补贴吗", "elderly-meal"), ("80岁老人的补贴怎么领", "elderly-subsidy"))
+    )
