@@ -50,6 +50,12 @@ _EN_SOCIAL_PREFIX = r"(?:anyone|anybody|someone|somebody|who)"
 _EN_NOT_SOCIAL = "know|knows|where|how|what|when|which|why|tell|help|fix|seen"
 # 哪家搬家公司靠谱, 哪一家装修队便宜: which business is good, by its shape (the advice cue 哪家好).
 _WHICH_IS_GOOD = re.compile(r"哪一?家[^ |?]{0,8}?(?:靠谱|好|便宜|实惠|专业|不错|划算|正规)")
+# 电信和移动哪个网速快一点, 宽带哪家最稳定: which of several is better, a judgement no answer makes
+# (哪个桶 alone asks where; which is cheaper is a price, which an answer with the prices gives).
+_WHICH_IS_BETTER = re.compile(
+    r"哪一?(?:个|家|种|款|边)[^ |?]{0,8}?(?:(?:最|更|比较)(?:快|好|稳定|靠谱|方便|省事)"
+    r"|(?:快|好|稳定|靠谱|方便|省事)(?:一点|一些|点|些))"
+)
 
 
 # A message that opens by calling a neighbour (李阿姨, 王姐, 老张, 楼上的大哥) and says 你/您 asks
@@ -234,6 +240,6 @@ def advice_sought(cleaned: str, lexicon: Lexicon | None = None) -> frozenset[str
     padded = " " + " ".join(words)
     compact = cleaned.replace(" ", "")
     cues = {c for c in lexicon.advice if ((" " + c) in padded if c.isascii() else c in compact)}
-    if _WHICH_IS_GOOD.search(compact):
+    if _WHICH_IS_GOOD.search(compact) or _WHICH_IS_BETTER.search(compact):
         cues.add("哪家好")
     return frozenset(cues)

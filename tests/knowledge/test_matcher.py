@@ -411,3 +411,11 @@ def test_pay_for_taking_part_who_may_and_work_there_are_other_sides_too(matcher:
     _answered_with(
         matcher, (("老人在食堂吃饭能拿补贴吗", "elderly-meal"), ("80岁老人的补贴怎么领", "elderly-subsidy"))
     )
+
+
+def test_which_of_several_is_better_is_a_judgement_no_answer_makes(matcher: Matcher) -> None:
+    _silent_for(matcher, "advice it does not give", ("联通和电信的光纤哪个更稳定", "小区里装哪家宽带比较靠谱"))
+    # Which bin asks where; which is cheaper asks prices, which the parking answer gives.
+    _answered_with(
+        matcher, (("垃圾分类剩菜扔哪个桶", "garbage-sorting"), ("地面车位和地下车库哪个便宜", "parking-monthly"))
+    )
