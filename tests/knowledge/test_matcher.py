@@ -419,3 +419,11 @@ def test_which_of_several_is_better_is_a_judgement_no_answer_makes(matcher: Matc
     _answered_with(
         matcher, (("垃圾分类剩菜扔哪个桶", "garbage-sorting"), ("地面车位和地下车库哪个便宜", "parking-monthly"))
     )
+
+
+def test_yellow_water_is_the_water_answer_not_a_tap_repair(matcher: Matcher) -> None:
+    # 黄水, 水是黄的, 水变黄 say what the water entry calls 水发黄 (tap or no tap).
+    _answered_with(
+        matcher,
+        (("早上放的水有点黄，怎么回事", "water-outage"), ("厨房龙头放出来的是黄水，正常吗", "water-outage")),
+    )
