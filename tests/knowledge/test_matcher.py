@@ -427,3 +427,14 @@ def test_yellow_water_is_the_water_answer_not_a_tap_repair(matcher: Matcher) -> 
         matcher,
         (("早上放的水有点黄，怎么回事", "water-outage"), ("厨房龙头放出来的是黄水，正常吗", "water-outage")),
     )
+
+
+def test_a_volunteer_asked_to_run_an_errand_is_the_errand_not_signing_up(matcher: Matcher) -> None:
+    _answered_with(
+        matcher,
+        (
+            ("我脚扭了，志愿者能帮我买袋米吗", "errand-request"),
+            ("志愿者可以帮我爸去药房拿药不", "errand-request"),
+            ("想当志愿者去哪报名", "volunteer-signup"),
+        ),
+    )
