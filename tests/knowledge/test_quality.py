@@ -23,29 +23,27 @@ HALVES = {half: EVAL / f"faq_{half}.txt" for half in "abcdefghijklmnop"}
 FLOORS = {
     "a": (0.965, 0.01, 0.01, 0.99),  # measured 98.2% / 0.0% / 0.0% / 99.4%
     "b": (0.945, 0.01, 0.02, 0.985),  # 96.2% / 0.0% / 0.0% / 99.4%
-    "c": (0.95, 0.01, 0.015, 0.99),  # 97.0% / 0.0% / 0.0% / 100%
-    "d": (0.91, 0.01, 0.015, 0.99),  # 93.5% / 0.6% / 0.0% / 100%
+    "c": (0.95, 0.01, 0.015, 0.99),  # 97.4% / 0.0% / 0.0% / 100%
+    "d": (0.92, 0.01, 0.015, 0.99),  # 94.1% / 0.6% / 0.0% / 100%
     "e": (0.91, 0.015, 0.015, 0.985),  # 92.9% / 0.5% / 0.7% / 99.2%
     "f": (0.945, 0.01, 0.015, 0.985),  # 96.1% / 0.3% / 0.0% / 99.7%
-    "g": (0.935, 0.01, 0.015, 0.99),  # 95.7% / 0.3% / 0.0% / 99.7%
-    "h": (0.925, 0.01, 0.015, 0.99),  # 94.1% / 0.0% / 0.7% / 99.7%
+    "g": (0.945, 0.01, 0.015, 0.99),  # 96.1% / 0.0% / 0.0% / 100%
+    "h": (0.925, 0.01, 0.01, 0.99),  # 94.1% / 0.0% / 0.0% / 99.7%
     "i": (0.92, 0.01, 0.01, 0.98),  # 93.8% / 0.0% / 0.0% / 98.7%
     # J–N fall short of some targets (docs/faq.md); their floors hold what they reach now.
-    "j": (0.88, 0.01, 0.015, 0.98),  # 89.4% / 0.3% / 0.7% / 99.0%
-    "k": (0.87, 0.025, 0.015, 0.975),  # 88.7% / 1.8% / 0.7% / 98.2%
-    "l": (0.875, 0.025, 0.025, 0.975),  # 89.4% / 1.5% / 1.6% / 98.2%
-    "m": (0.895, 0.01, 0.04, 0.985),  # 91.1% / 0.5% / 2.8% / 99.3%
-    "n": (0.86, 0.02, 0.03, 0.98),  # 88.0% / 1.4% / 2.2% / 98.8%
-    # O: its first, unseen run (docs/faq.md); 57 of its 80 uncovered questions ask another
-    # side of a topic an entry covers, which the group still answers.
-    "o": (0.85, 0.01, 0.09, 0.975),  # 85.8% / 0.5% / 8.0% / 98.2%
-    # P: its first, unseen run (docs/faq.md); its uncovered questions, like O's, mostly ask
-    # another side of a covered topic.
-    "p": (0.875, 0.015, 0.105, 0.98),  # 88.6% / 1.3% / 10.1% / 98.9%
+    "j": (0.88, 0.01, 0.015, 0.98),  # 89.1% / 0.3% / 0.7% / 99.0%
+    "k": (0.87, 0.02, 0.01, 0.975),  # 88.7% / 1.5% / 0.0% / 98.2%
+    "l": (0.875, 0.02, 0.025, 0.975),  # 89.0% / 1.3% / 1.6% / 98.2%
+    "m": (0.895, 0.01, 0.025, 0.985),  # 91.4% / 0.2% / 1.7% / 99.3%
+    "n": (0.86, 0.02, 0.03, 0.98),  # 88.2% / 1.4% / 2.2% / 99.0%
+    # O and P: many of their uncovered questions ask another side of a topic an entry covers
+    # (docs/faq.md: their first, unseen runs, 8.9% and 10.1% false replies).
+    "o": (0.85, 0.01, 0.06, 0.975),  # 86.2% / 0.2% / 4.7% / 98.2%
+    "p": (0.88, 0.015, 0.06, 0.985),  # 89.0% / 0.9% / 5.0% / 99.1%
 }
 CATEGORY_FLOOR = 0.80  # no answerable category may fall below this coverage
-# Voice run-ons are the weakest kind: K 80.8%, M 80.8%, O 73.1% (their other categories are 83–98%).
-CATEGORY_FLOORS = {("k", "voice"): 0.79, ("m", "voice"): 0.79, ("o", "voice"): 0.72}
+# Voice run-ons are the weakest kind: K 80.8%, M 82.2%, O 74.4% (their other categories are 83–98%).
+CATEGORY_FLOORS = {("k", "voice"): 0.79, ("m", "voice"): 0.79, ("o", "voice"): 0.73}
 
 
 def run(matcher: Matcher, path: Path, mode: str) -> dict[str, Tally]:
