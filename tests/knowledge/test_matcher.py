@@ -242,12 +242,12 @@ def test_a_voice_message_in_a_hurry_about_a_blocked_car_is_answered(matcher: Mat
 
 
 def test_what_the_entrys_answer_says_counts_as_weak_evidence(default_kb: KnowledgeBase) -> None:
-    """邻居晚上太吵能报警吗: 报警 is in the noise answer (可以拨打110报警), not in its questions."""
+    """邻居晚上太吵物业会上门协调吗: 协调 is in the noise answer (会上门协调), not in its questions."""
     import dataclasses
 
     from knowledge.matcher import Policy
 
-    text = "邻居晚上太吵能报警吗"
+    text = "邻居晚上太吵物业会上门协调吗"
     without = Matcher(default_kb, dataclasses.replace(Policy(), answer_share=0.0))
     with_answers = Matcher(default_kb)
     assert without.match(text, mode="passive").decision is Decision.SILENT
@@ -437,4 +437,12 @@ def test_a_volunteer_asked_to_run_an_errand_is_the_errand_not_signing_up(matcher
             ("志愿者可以帮我爸去药房拿药不", "errand-request"),
             ("想当志愿者去哪报名", "volunteer-signup"),
         ),
+    )
+
+
+def test_calling_the_police_about_night_noise_is_the_noise_answer(matcher: Matcher) -> None:
+    # The noise answer says 夜间…可以拨打110报警; a question of the entry now asks it.
+    _answered_with(
+        matcher,
+        (("楼上半夜还在开音乐，能报警吗", "noise-complaint"), ("隔壁半夜太吵了可以打110吗", "noise-complaint")),
     )
