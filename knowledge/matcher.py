@@ -49,7 +49,7 @@ _IDENTITY = re.compile(
 
 # What a question asks about, in one clause of jieba words (Matcher._asked): X in X多少 and
 # X有什么/是什么 at the clause's end; X什么时候/几点 and what happens then (什么时候开始供暖);
-# 用X交/付/买; X去哪办/上/领.
+# 用X交/付/买; X去哪办/上/领; the object of "A not A" (管不管午饭).
 _WHEN = frozenset({"什么时候", "啥时候", "几点", "几时", "何时", "啥时", "几点钟"})
 _AT_END = frozenset({"多少", "有什么", "是什么", "有啥", "是啥"})
 _PAID_WITH = frozenset({"交", "付", "缴", "支付", "买", "办", "充", "充值"})
@@ -57,6 +57,9 @@ _TRAILING = frozenset("吗呢啊呀吧嘛哦?")
 _WHERE = frozenset({"哪", "哪里", "哪儿"})
 _GOT_DONE = frozenset({"办", "办理", "弄", "申请", "开", "上", "领", "补", "换"})  # X去哪办: X to get done
 _COUNTING = frozenset("一二三四五六七八九十几每半两这那哪某各多")  # 一个月, 每天, 这个: an amount or a pointer
+# "A not A" of a verb with an object (管不管午饭, 包不包早饭): the object is what is asked. Not of a
+# modal (有没有, 是不是, 能不能, 会不会, 要不要, 可不可以), whose next verb phrase is said in too many ways.
+_A_NOT_A_VERB = re.compile(r"(?![有是能会要可])([\u4e00-\u9fff])[不没]\1")
 
 
 def _folded_sounds(text: str) -> str:
@@ -192,6 +195,14 @@ class Matcher:
             return asked
         for clause in cleaned.replace("?", " ").split():
             words = [w for w in segment(clause) if w.strip()]
+            for found in _A_NOT_A_VERB.finditer(clause):  # 管不管|午饭: the word after it
+                end, at = found.end(), 0
+                following = []
+                for w in words:
+                    if at >= end and w not in self._focus_skip:
+                        following.append(w)
+                    at += len(w)
+                asked.extend((w,) for w in following[:1])
             for i, word in enumerate(words):
                 last = all(w in _TRAILING for w in words[i + 1 :])
                 what = word in ("什么", "啥") and i > 0 and words[i - 1] in ("有", "是")  # 有|什么 cut apart

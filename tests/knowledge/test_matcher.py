@@ -446,3 +446,17 @@ def test_calling_the_police_about_night_noise_is_the_noise_answer(matcher: Match
         matcher,
         (("楼上半夜还在开音乐，能报警吗", "noise-complaint"), ("隔壁半夜太吵了可以打110吗", "noise-complaint")),
     )
+
+
+def test_the_object_of_a_not_a_is_what_is_asked(matcher: Matcher) -> None:
+    # 管不管晚饭, 送不送外卖: the after-school and meal answers never speak of dinner or takeaway.
+    _silent_for(matcher, "what is asked, which it does not say", ("四点半课堂管不管晚饭", "老年食堂送不送外卖"))
+    # They do speak of homework help and meals brought to the door, the parcel answer of a fee.
+    _answered_with(
+        matcher,
+        (
+            ("四点半课堂辅不辅导作业", "kids-after-school"),
+            ("食堂送不送餐上门", "elderly-meal"),
+            ("快递柜收不收超时费", "parcel-pickup"),
+        ),
+    )
