@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 from bot.context import APP_KEY, Linli, LinliContext
+from bot.ordering import PerPersonProcessor
 from bot.reading import LinliBot, make_bot
 from handlers import (
     care,
@@ -53,6 +54,7 @@ def build_application(
     base_url: str,
     base_file_url: str,
     with_updater: bool = True,
+    concurrent_updates: int = 1,
 ) -> Application:  # type: ignore[type-arg]
     """Build the Application for polling (with an updater) or a webhook (without)."""
     builder = (
@@ -62,6 +64,8 @@ def build_application(
     )
     if not with_updater:
         builder = builder.updater(None)
+    if concurrent_updates > 1:
+        builder = builder.concurrent_updates(PerPersonProcessor(concurrent_updates))
     application = builder.build()
     if isinstance(application.bot, LinliBot):
         application.bot.fetch_after(application.update_queue.join)

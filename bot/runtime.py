@@ -107,6 +107,7 @@ class Runtime:
             base_url=base_url,
             base_file_url=file_url,
             with_updater=not self.webhook,
+            concurrent_updates=settings.concurrent_updates,
         )
         self.outbox = linli.outbox = OutboxDispatcher(self.db, self.application.bot)
         self.outbox.add_listener("notice:post:", services.notices.sent)

@@ -15,6 +15,8 @@ from storage.db import Database
 from tests.log_secrets import WATCH, register_settings
 
 PG_URL_ENV = "LINLI_TEST_DATABASE_URL"
+# Set, the bots of the tests handle updates of different people at once (bot/ordering.py).
+CONCURRENT_ENV = "LINLI_TEST_CONCURRENT_UPDATES"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -24,6 +26,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("LINLI_") and key not in (
             PG_URL_ENV,
+            CONCURRENT_ENV,
             "LINLI_CHROMIUM",
             "LINLI_REQUIRE_BROWSER",
         ):
@@ -43,6 +46,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "LINLI_WEB_PORT": 0,
             "LINLI_LOG_LEVEL": "DEBUG",
         }
+        if os.environ.get(CONCURRENT_ENV):
+            values["LINLI_CONCURRENT_UPDATES"] = os.environ[CONCURRENT_ENV]
         values.update(overrides)
         register_settings(values)  # tokens and secrets given must never show in a log
         return Settings(_env_file=None, **values)  # type: ignore[arg-type, call-arg]

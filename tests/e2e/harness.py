@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import struct
 import zlib
@@ -153,12 +154,16 @@ class Linli:
     async def settle(self) -> None:
         """Wait until the bot has processed everything sent so far.
 
-        Updates are processed one at a time, in order, so once the bot answers a probe
-        sent now, everything before it is done.
+        Once the bot answers a probe sent now, everything sent before it has been fetched;
+        when its update queue is then empty, all of it has been handled (updates of
+        different people may be handled at the same time: LINLI_CONCURRENT_UPDATES).
         """
         probe = await self.sandbox.send(PROBE_USER, PROBE_USER, "/start")
         got = await self.sandbox.transcript(PROBE_USER, after=probe, wait=10)
         assert any(m["from"]["id"] == DEMO_BOT["id"] for m in got), "the bot did not answer a probe"
+        application = self.runtime.application
+        if application is not None:
+            await asyncio.wait_for(application.update_queue.join(), 10)
 
     async def silent_after(self, chat_id: int, message_id: int) -> bool:
         """True when the bot wrote nothing in the chat after message `message_id`."""

@@ -1,0 +1,98 @@
+"""Handling the updates of different people at the same time, and each person's in order.
+
+python-telegram-bot handles updates one at a time by default: while one waits for the
+database or for Telegram to take a reply, nothing else moves. Its `concurrent_updates` handles
+them all at once in any order, which would let a resident's second dialog answer overtake the
+first. `PerPersonProcessor` is in between: updates with the same key — one person in one chat
+(a private chat is its own) — are handled strictly in the order they came, each after the
+previous one has finished; updates with different keys run concurrently, at most `limit` at a
+time. An update that changes what the chats are (members joining or leaving, the bot added or
+removed, a group moved to a supergroup) is a barrier: it waits for everything before it, and
+everything after it waits for it.
+
+Used on PostgreSQL (`LINLI_CONCURRENT_UPDATES`, docs/performance.md), where concurrent
+transactions are the database's ordinary work. On SQLite there is one writer: concurrent
+transactions only queue in its busy handler, so the bot handles one update at a time there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+Key = tuple[int | None, int | None]
+
+
+def key_of(update: object) -> Key:
+    """The chat and the person an update belongs to (None where it has none)."""
+    if not isinstance(update, Update):
+        return (None, None)
+    chat, user = update.effective_chat, update.effective_user
+    return (chat.id if chat else None, user.id if user else None)
+
+
+def is_barrier(update: object) -> bool:
+    """An update that changes what the chats are — the bot or someone added or removed, a
+    group moved to a supergroup — is handled alone: after every update before it, before
+    every update after it (a message in the new supergroup must find it registered)."""
+    if not isinstance(update, Update):
+        return False
+    if update.my_chat_member or update.chat_member:
+        return True
+    message = update.message
+    return message is not None and bool(
+        message.migrate_to_chat_id
+        or message.migrate_from_chat_id
+        or message.new_chat_members
+        or message.left_chat_member
+    )
+
+
+class PerPersonProcessor(BaseUpdateProcessor):
+    """Concurrent across people, in order for each person in each chat."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(max_concurrent_updates=limit)
+        self._last: dict[Key, asyncio.Future[None]] = {}
+        self._pending: set[asyncio.Future[None]] = set()  # registered, not yet finished
+        self._barrier: asyncio.Future[None] | None = None
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # Registered before the first await here: updates reach this point in the order they
+        # came (PTB starts their tasks in that order and its semaphore wakes waiters first in,
+        # first out), so each one finds what it must wait for.
+        key = key_of(update)
+        if is_barrier(update):
+            before = set(self._pending)
+        else:
+            before = {f for f in (self._last.get(key), self._barrier) if f is not None}
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last[key] = mine
+        self._pending.add(mine)
+        if is_barrier(update):
+            self._barrier = mine
+        try:
+            if before:
+                await asyncio.wait(before)  # (never raises: only waits for them to be done)
+            await coroutine
+        except BaseException:
+            if asyncio.iscoroutine(coroutine) and coroutine.cr_frame is not None:
+                coroutine.close()  # cancelled before it ran: no "never awaited" warning
+            raise
+        finally:
+            mine.set_result(None)
+            self._pending.discard(mine)
+            if self._last.get(key) is mine:
+                del self._last[key]
+            if self._barrier is mine:
+                self._barrier = None
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
