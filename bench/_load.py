@@ -177,8 +177,9 @@ class Target:
 
 
 @asynccontextmanager
-async def sandbox(folder: Path) -> AsyncIterator[SandboxServer]:
+async def sandbox(folder: Path, latency: float = 0.0) -> AsyncIterator[SandboxServer]:
     server = SandboxServer(
+        latency=latency,
         world=World.from_dict(demo_world()),
         token=SANDBOX_TOKEN,
         host="127.0.0.1",
@@ -214,10 +215,11 @@ async def target(
     prepare: Callable[[str], Awaitable[None]] | None = None,
     env_extra: dict[str, str] | None = None,
     warm: bool = True,
+    latency: float = 0.0,
 ) -> AsyncIterator[Target]:
     """Linli (or, for name 'echo', the echo bot) running against a fresh sandbox, warmed up."""
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before anything runs
-    async with sandbox(folder) as server, database(pg, folder) as url:
+    async with sandbox(folder, latency) as server, database(pg, folder) as url:
         data = folder / "data"
         if name == "echo":
             env = bot_env(

@@ -144,13 +144,26 @@ async def main() -> int:
         help="also run Linli on SQLite with LINLI_SQLITE_SYNCHRONOUS=normal",
     )
     parser.add_argument("--only-growth", action="store_true")
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=0,
+        help="also run Linli with LINLI_CONCURRENT_UPDATES=N (updates of different people at once)",
+    )
+    parser.add_argument(
+        "--api-latency-ms",
+        type=float,
+        default=0.0,
+        help="hold every Bot API answer back this long, as the network to Telegram would",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     loads = [float(x) for x in args.loads.split(",") if x]
     print(machine_line())
+    latency = args.api_latency_ms / 1000
     print(
         f"offered loads {', '.join(f'{x:g}' for x in loads)} msg/s, {args.seconds:g} s each; "
-        f"{ANSWERABLE_SHARE:.0%} answerable questions"
+        f"{ANSWERABLE_SHARE:.0%} answerable questions; Bot API answers held {args.api_latency_ms:g} ms"
     )
     by_system: dict[str, list[Load]] = {}
     with tempfile.TemporaryDirectory(prefix="linli-throughput-") as tmp:
@@ -163,11 +176,18 @@ async def main() -> int:
                 runs.append(("linli sqlite normal", None, normal))
             if args.pg:
                 runs.append(("linli postgresql", args.pg, {}))
+            if args.concurrent:
+                together = {"LINLI_CONCURRENT_UPDATES": str(args.concurrent)}
+                runs.append((f"linli sqlite ×{args.concurrent}", None, together))
+                if args.pg:
+                    runs.append((f"linli postgresql ×{args.concurrent}", args.pg, together))
             if not args.no_echo:
                 runs.append(("echo", None, {}))
             for name, pg, extra in runs:
                 folder_of_run = folder / name.replace(" ", "-")
-                async with target(name.split()[0], folder_of_run, pg, env_extra=extra) as t:
+                async with target(
+                    name.split()[0], folder_of_run, pg, env_extra=extra, latency=latency
+                ) as t:
                     t.name = name
                     by_system[name] = await run_loads(t, loads, args.seconds)
             print()

@@ -193,9 +193,10 @@ METHODS: dict[str, Handler] = {
 class BotApi:
     """Answers /bot<token>/<method> like api.telegram.org, with injected faults and limits."""
 
-    def __init__(self, hub: Hub, token: str) -> None:
+    def __init__(self, hub: Hub, token: str, latency: float = 0.0) -> None:
         self.hub = hub
         self.token = token
+        self.latency = latency  # seconds each answer is held back (the network's round trip)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """One Bot API call."""
@@ -212,7 +213,10 @@ class BotApi:
         fault = self.hub.faults.take(method, params.values.get("chat_id"))
         if fault is not None:
             return await self._faulty(request, method, params, handler, fault)
-        return await self._run(method, params, handler)
+        answer = await self._run(method, params, handler)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return answer
 
     async def _run(self, method: str, params: Params, handler: Handler) -> web.Response:
         try:

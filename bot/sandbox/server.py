@@ -35,7 +35,11 @@ class SandboxServer:
         data_dir: Path | None = None,
         state_path: Path | None = None,
         clock: Clock | None = None,
+        latency: float = 0.0,
     ) -> None:
+        # `latency`: seconds every Bot API answer is held back, as the network between a bot
+        # and api.telegram.org would (benchmarks; 0 for the demo and the tests).
+        self.latency = latency
         if clock is not None:
             world.clock = clock
         self._initial = copy.deepcopy(world.to_dict())
@@ -82,7 +86,7 @@ class SandboxServer:
     def app(self) -> web.Application:
         """The aiohttp application with every route."""
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        api = BotApi(self.hub, self.token)
+        api = BotApi(self.hub, self.token, self.latency)
         app.router.add_route("*", "/bot{token}/{method}", api.handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_routes(Scripting(self.hub, self.reset).routes())

@@ -262,3 +262,26 @@ async def test_chat_action_and_close_are_accepted(bot: Bot) -> None:
     assert await bot.send_chat_action(WANG, "typing")
     with pytest.raises(BadRequest, match="(?i)Wrong parameter action"):
         await bot.send_chat_action(WANG, "dancing")
+
+
+async def test_a_sandbox_with_latency_holds_each_answer_back_as_a_network_would(tmp_path) -> None:
+    import time
+
+    from telegram.request import HTTPXRequest
+
+    from bot.sandbox import World
+    from tests.sandbox.conftest import TOKEN, world_dict
+
+    server = SandboxServer(
+        world=World.from_dict(world_dict()), token=TOKEN, data_dir=tmp_path / "files", latency=0.05
+    )
+    await server.start()
+    try:
+        request = HTTPXRequest(read_timeout=5, connect_timeout=2)
+        async with Bot(TOKEN, base_url=server.bot_api_url, request=request) as tg:
+            began = time.monotonic()
+            sent = await tg.send_message(GROUP, "hello")
+            assert time.monotonic() - began >= 0.05
+            assert sent.text == "hello"  # held back, not changed
+    finally:
+        await server.stop()
