@@ -35,7 +35,7 @@ from bot.sandbox import SandboxServer, World
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import OutboxMessage, OutboxStatus
-from tests.conftest import PG_URL_ENV
+from tests.conftest import CONCURRENT_ENV, PG_URL_ENV
 from tests.e2e.harness import SandboxClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -318,6 +318,8 @@ async def crashes(
             LINLI_LOG_LEVEL="INFO",
             PYTHONPATH=str(REPO),
         )
+        if os.environ.get(CONCURRENT_ENV):  # the bot handles updates of different people at once
+            env["LINLI_CONCURRENT_UPDATES"] = os.environ[CONCURRENT_ENV]
         run = Crashes(sandbox, client, db, settings, env, tmp_path)
         sandbox.hub.on_change = run._on_event  # noqa: SLF001 - no state file: the hook is free
         try:
