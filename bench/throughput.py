@@ -17,8 +17,9 @@ in-process `actions.send` returned) and "answered" when the bot's first message 
 reaches the sandbox (the hub's event, in this process).
 
 After each load one addressed question (@linli_demo_bot …, always answered) is posted; the
-bot handles updates one at a time and in order, so its answer means every message before it
-was handled. Sustained rate = messages handled / (first accepted → that answer). It is the
+bot starts updates in order and handles at most LINLI_CONCURRENT_UPDATES (8) at once, so when
+it answers, at most 7 messages before it may still be in hand (the rate is overstated by
+less than 0.3%). Sustained rate = messages handled / (first accepted → that answer). It is the
 offered load while the bot keeps up, and the bot's capacity when it does not.
 
 The same loads then go to a bare python-telegram-bot echo bot (bench/_echo_bot.py: one

@@ -3,10 +3,10 @@
 python-telegram-bot handles updates one at a time by default: while one waits for the
 database or for Telegram to take a reply, nothing else moves. Its `concurrent_updates` handles
 them all at once in any order, which would let a resident's second dialog answer overtake the
-first. `PerPersonProcessor` is in between: updates with the same key — one person in one chat
-(a private chat is its own) — are handled strictly in the order they came, each after the
-previous one has finished; updates with different keys run concurrently, at most `limit` at a
-time. An update that changes what the chats are (members joining or leaving, the bot added or
+first. `PerPersonProcessor` is in between: the updates of one person — in any chat: a group
+message and the private dialog it starts are one story — are handled strictly in the order
+they came, each after the previous one has finished; the updates of different people run
+concurrently, at most `limit` at a time. An update that changes what the chats are (members joining or leaving, the bot added or
 removed, a group moved to a supergroup) is a barrier: it waits for everything before it, and
 everything after it waits for it.
 
@@ -24,15 +24,18 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-Key = tuple[int | None, int | None]
+Key = tuple[str, int | None]
 
 
 def key_of(update: object) -> Key:
-    """The chat and the person an update belongs to (None where it has none)."""
+    """The person an update comes from, in any chat (a group message and the private dialog it
+    starts are one person's, in order); the chat for an update from no one."""
     if not isinstance(update, Update):
-        return (None, None)
-    chat, user = update.effective_chat, update.effective_user
-    return (chat.id if chat else None, user.id if user else None)
+        return ("none", None)
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None:
+        return ("person", user.id)
+    return ("chat", chat.id if chat else None)
 
 
 def is_barrier(update: object) -> bool:
@@ -53,7 +56,7 @@ def is_barrier(update: object) -> bool:
 
 
 class PerPersonProcessor(BaseUpdateProcessor):
-    """Concurrent across people, in order for each person in each chat."""
+    """Concurrent across people, in order for each person."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(max_concurrent_updates=limit)

@@ -15,7 +15,8 @@ from storage.db import Database
 from tests.log_secrets import WATCH, register_settings
 
 PG_URL_ENV = "LINLI_TEST_DATABASE_URL"
-# Set, the bots of the tests handle updates of different people at once (bot/ordering.py).
+# Set, the bots of the tests handle this many updates at once (bot/ordering.py; 1 = one at a
+# time); unset, the setting's default (8).
 CONCURRENT_ENV = "LINLI_TEST_CONCURRENT_UPDATES"
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -318,7 +318,7 @@ async def crashes(
             LINLI_LOG_LEVEL="INFO",
             PYTHONPATH=str(REPO),
         )
-        if os.environ.get(CONCURRENT_ENV):  # the bot handles updates of different people at once
+        if os.environ.get(CONCURRENT_ENV):  # how many updates the bot handles at once
             env["LINLI_CONCURRENT_UPDATES"] = os.environ[CONCURRENT_ENV]
         run = Crashes(sandbox, client, db, settings, env, tmp_path)
         sandbox.hub.on_change = run._on_event  # noqa: SLF001 - no state file: the hook is free

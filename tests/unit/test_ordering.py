@@ -147,10 +147,26 @@ async def test_a_group_moving_to_a_supergroup_waits_for_all_before_and_holds_all
     assert log[:2] == [1, 2] and sorted(log[2:]) == [3, 4]
 
 
-def test_the_key_is_the_person_in_the_chat() -> None:
+def test_the_key_is_the_person_in_any_chat() -> None:
     private = Chat(id=10, type=Chat.PRIVATE)
-    assert key_of(message(1, 10)) == (GROUP.id, 10)
-    assert key_of(message(2, 10, private)) == (10, 10)
-    assert key_of(message(1, 10)) != key_of(message(2, 10, private))  # group and private: apart
-    assert key_of(Update(update_id=5)) == (None, None)
-    assert key_of("not an update") == (None, None)
+    # A group message and the private dialog it starts are one person's story, in order.
+    assert key_of(message(1, 10)) == key_of(message(2, 10, private)) == ("person", 10)
+    assert key_of(message(1, 10)) != key_of(message(1, 11))
+    assert key_of(Update(update_id=5)) == ("chat", None)
+    assert key_of("not an update") == ("none", None)
+
+
+async def test_a_person_s_group_message_and_private_command_keep_their_order() -> None:
+    processor = PerPersonProcessor(8)
+    log: list[int] = []
+
+    async def handle(update: Update) -> None:
+        if update.update_id == 1:  # the group message is slow to handle
+            for _ in range(10):
+                await asyncio.sleep(0)
+        log.append(update.update_id)
+
+    private = Chat(id=10, type=Chat.PRIVATE)
+    tasks = await feed(processor, [message(1, 10), message(2, 10, private)], handle)
+    await asyncio.gather(*tasks)
+    assert log == [1, 2]
