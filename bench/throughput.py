@@ -149,7 +149,8 @@ async def main() -> int:
         "--concurrent",
         type=int,
         default=0,
-        help="also run Linli with LINLI_CONCURRENT_UPDATES=N (updates of different people at once)",
+        help="also run Linli with LINLI_CONCURRENT_UPDATES=N (the other runs use the default, 8; "
+        "1 = one update at a time)",
     )
     parser.add_argument(
         "--api-latency-ms",

@@ -6,13 +6,14 @@ them all at once in any order, which would let a resident's second dialog answer
 first. `PerPersonProcessor` is in between: the updates of one person — in any chat: a group
 message and the private dialog it starts are one story — are handled strictly in the order
 they came, each after the previous one has finished; the updates of different people run
-concurrently, at most `limit` at a time. An update that changes what the chats are (members joining or leaving, the bot added or
-removed, a group moved to a supergroup) is a barrier: it waits for everything before it, and
-everything after it waits for it.
+concurrently, at most `limit` at a time. An update that changes what the chats are (members
+joining or leaving, the bot added or removed, a group moved to a supergroup) is a barrier: it
+waits for everything before it, and everything after it waits for it.
 
-Used on PostgreSQL (`LINLI_CONCURRENT_UPDATES`, docs/performance.md), where concurrent
-transactions are the database's ordinary work. On SQLite there is one writer: concurrent
-transactions only queue in its busy handler, so the bot handles one update at a time there.
+`LINLI_CONCURRENT_UPDATES` (default 8; 1 = PTB's one at a time) sets the limit. Against the
+real Telegram every reply waits for a network round trip, and overlapping those waits is what
+lets one bot keep up with a busy district (docs/performance.md). On SQLite the transactions
+still take turns (one writer).
 """
 
 from __future__ import annotations
@@ -68,15 +69,15 @@ class PerPersonProcessor(BaseUpdateProcessor):
         # Registered before the first await here: updates reach this point in the order they
         # came (PTB starts their tasks in that order and its semaphore wakes waiters first in,
         # first out), so each one finds what it must wait for.
-        key = key_of(update)
-        if is_barrier(update):
+        key, barrier = key_of(update), is_barrier(update)
+        if barrier:
             before = set(self._pending)
         else:
             before = {f for f in (self._last.get(key), self._barrier) if f is not None}
         mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._last[key] = mine
         self._pending.add(mine)
-        if is_barrier(update):
+        if barrier:
             self._barrier = mine
         try:
             if before:

@@ -62,6 +62,11 @@ _COUNTING = frozenset("一二三四五六七八九十几每半两这那哪某各
 _A_NOT_A_VERB = re.compile(r"(?![有是能会要可])([\u4e00-\u9fff])[不没]\1")
 
 
+def _by_script(cues: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Cues split into the Chinese ones (found anywhere) and the English ones (whole words)."""
+    return tuple(c for c in cues if not c.isascii()), tuple(c for c in cues if c.isascii())
+
+
 def _folded_sounds(text: str) -> str:
     """' wu ye ': a text's Chinese characters as folded syllables, space-separated."""
     return " " + " ".join(syllable(ch) for ch in text if is_han(ch)) + " "
@@ -136,10 +141,8 @@ class Matcher:
         self._priced = frozenset(e.id for e in kb if _AMOUNT.search(e.answer))
         self._charged = frozenset(e.id for e in kb if _CHARGED.search(e.answer))  # free or a fee
         lexicon = load_lexicon()
-        self._price_asks = tuple(a for a in lexicon.price_asks if not a.isascii())
-        self._price_asks_en = tuple(a for a in lexicon.price_asks if a.isascii())
-        self._cost_asks = tuple(a for a in lexicon.cost_asks if not a.isascii())
-        self._cost_asks_en = tuple(a for a in lexicon.cost_asks if a.isascii())
+        self._price_asks = _by_script(lexicon.price_asks)
+        self._cost_asks = _by_script(lexicon.cost_asks)
         # What each entry's questions, keywords and answer say, as sounds, written and rewritten:
         # what a question asks about (主任是谁, 密码多少, 菜单有什么) must be something it speaks of.
         self._lexicon = lexicon
@@ -159,19 +162,20 @@ class Matcher:
         )
 
     @staticmethod
-    def _says(cleaned: str, chinese: tuple[str, ...], english: tuple[str, ...]) -> bool:
+    def _says(cleaned: str, cues: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
         """Whether a cleaned message says one of the cues (Chinese anywhere, English as whole words)."""
+        chinese, english = cues
         compact = cleaned.replace(" ", "")
         padded = f" {cleaned} "
         return any(a in compact for a in chinese) or any(f" {a} " in padded for a in english)
 
     def _asks_price(self, cleaned: str) -> bool:
         """Whether a cleaned message asks how much something costs (多少钱, how much)."""
-        return self._says(cleaned, self._price_asks, self._price_asks_en)
+        return self._says(cleaned, self._price_asks)
 
     def _asks_cost(self, cleaned: str) -> bool:
         """Whether a cleaned message asks whether something costs anything (要交钱吗, is it free)."""
-        return self._says(cleaned, self._cost_asks, self._cost_asks_en)
+        return self._says(cleaned, self._cost_asks)
 
     def _unnamed(self, cleaned: str, entry: Entry) -> bool:
         """An identity question (居委会主任是谁, 维保公司是哪家) about something the entry never
